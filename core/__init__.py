@@ -1,0 +1,1 @@
+"""UI-free core of the credit-default dashboard: settings, data, cache, jobs, models."""

@@ -1,0 +1,81 @@
+"""One typed settings object, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'credit.db'}"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the product cannot use; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    credit_data: str | None = None
+    cache_ttl: int = 300
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(REDIS_SCHEMES):
+            raise ValueError(
+                f"REDIS_URL={value!r} is not a Redis URL; expected redis://host:port/db"
+            )
+        return value
+
+
+def normalise_database_url(value: str) -> str:
+    """Return `value` with the Postgres driver set to psycopg 3; refuse what is not a URL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if value.startswith(prefix):
+            value = "postgresql+psycopg://" + value[len(prefix) :]
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(
+            f"DATABASE_URL={value!r} is not a database URL; "
+            "expected sqlite:///path or postgresql://user@host/db"
+        ) from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"DATABASE_URL uses {url.get_backend_name()!r}; "
+            "only sqlite and postgresql are supported"
+        )
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once. Tests call `get_settings.cache_clear()`."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        messages = "; ".join(_setting_message(err) for err in exc.errors())
+        raise SettingsError(messages) from None
+
+
+def _setting_message(error: dict) -> str:
+    field = str(error["loc"][0]).upper() if error["loc"] else "settings"
+    text = error["msg"].removeprefix("Value error, ")
+    return text if text.startswith(field) else f"{field}: {text}"

@@ -1,0 +1,1 @@
+"""The Streamlit side: the shell, shared components and figure builders."""

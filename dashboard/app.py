@@ -1,0 +1,32 @@
+"""The Streamlit shell: page config, navigation and the sidebar."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.cache import describe
+from core.status import database_label
+from dashboard.components import engine, settings, store
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+
+st.set_page_config(page_title="Credit default dashboard", page_icon="💳", layout="wide")
+
+navigation = st.navigation(
+    {
+        "Overview": [
+            st.Page(PAGES / "home.py", title="Home", icon="🏠", default=True, url_path="home"),
+        ],
+    }
+)
+
+# A visit is opening a page, not every rerun that a widget on it causes.
+st.session_state["new_visit"] = st.session_state.get("page") != navigation.url_path
+st.session_state["page"] = navigation.url_path
+
+with st.sidebar:
+    settings()
+    st.caption(f"Database: {database_label(engine())}")
+    st.caption(f"Cache: {describe(store())}")
+
+navigation.run()

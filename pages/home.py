@@ -1,0 +1,92 @@
+"""Home: what is loaded, the visit counter, and whether Postgres and Redis answer."""
+
+import streamlit as st
+
+from core.cache import count_visit, redis_status
+from core.dataset import DataError
+from core.db import DatabaseError
+from core.loader import load_file
+from core.status import data_status, database_label
+from dashboard.components import ProgressBar, engine, stop_with, store
+
+st.title("Credit default dashboard")
+st.caption(
+    "Explore credit-card clients and their payment history, train models that predict "
+    "default next month, and score clients."
+)
+
+if st.session_state.get("new_visit", True) or "visits" not in st.session_state:
+    st.session_state["visits"] = count_visit(store())
+visits = st.session_state["visits"]
+
+try:
+    status = data_status(engine())
+except DatabaseError as exc:
+    stop_with(exc)
+
+clients, payments, counter = st.columns(3)
+clients.metric("Clients", f"{status.clients:,}")
+payments.metric("Payment rows", f"{status.payments:,}")
+counter.metric("Visits", "unavailable" if visits.value is None else f"{visits.value:,}")
+if visits.error:
+    st.warning(f"The visit counter is unavailable: {visits.error}. Everything else works.")
+
+if not status.empty:
+    st.caption(
+        f"Loaded from **{status.source}** at {status.loaded_at:%Y-%m-%d %H:%M} UTC "
+        f"(data version {status.version})."
+    )
+
+st.subheader("Services")
+database_column, cache_column = st.columns(2)
+database_column.success(f"Database: {database_label(engine())} answers")
+cache_ok, cache_text = redis_status(store())
+(cache_column.success if cache_ok else cache_column.warning)(f"Cache: {cache_text}")
+
+
+def upload_form(replace: bool) -> None:
+    upload = st.file_uploader("Data file (CSV)", type=["csv"], key="upload_file")
+    if st.button("Load file", key="upload_load", disabled=upload is None, type="primary"):
+        bar = ProgressBar("Loading")
+        try:
+            result = load_file(
+                engine(), upload.getvalue(), upload.name, replace=replace, progress=bar
+            )
+        except DataError as exc:
+            bar.clear()
+            st.error("Nothing was loaded: the file has problems.\n\n" + _bullets(exc))
+            return
+        except DatabaseError as exc:
+            bar.clear()
+            st.error(f"Nothing was loaded: {exc}")
+            return
+        st.success(
+            f"Loaded {result.clients:,} clients and {result.payments:,} payment rows "
+            f"from {result.source} in {result.seconds:.1f} s."
+        )
+        st.button("Show the new data", key="upload_done")
+
+
+def _bullets(exc: DataError) -> str:
+    lines = [f"- {p}" for p in exc.problems]
+    if exc.total > len(exc.problems):
+        lines.append(f"- ... and {exc.total - len(exc.problems)} more")
+    return "\n".join(lines)
+
+
+if status.empty:
+    st.info(
+        "The database has no clients yet. Load the credit data set with "
+        "`python -m core load --csv PATH` (`make run` does it for you), or upload a file "
+        "below. Accepted headers: PyCaret's (`PAY_1`..`PAY_6`, `default`), the UCI original "
+        "(`ID`, `PAY_0`, `default payment next month`), `default.payment.next.month`, "
+        "or `X1`..`X23` and `Y`."
+    )
+    upload_form(replace=False)
+else:
+    with st.expander("Load another data file"):
+        replace = st.checkbox(
+            "Replace the whole data set (otherwise clients are added or updated by id)",
+            key="upload_replace",
+        )
+        upload_form(replace=replace)

@@ -1,0 +1,108 @@
+"""Shared fixtures: real storage chosen by URL, on SQLite and on TEST_DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import text
+
+from core.cache import MemoryStore
+from core.config import get_settings
+from core.db import make_engine, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_DATA = Path(os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "credit.csv"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _missing(what: str) -> None:
+    """In CI a missing service fails the run; on a laptop the test is skipped and says why."""
+    message = f"{what} is not set"
+    if IN_CI:
+        pytest.fail(f"{message}: CI must test against it")
+    pytest.skip(message)
+
+
+def postgres_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        _missing("TEST_DATABASE_URL")
+    return url
+
+
+def fresh_postgres(url: str):
+    """An engine on an emptied `public` schema of the test database."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request, tmp_path):
+    """A migrated, empty database: a new SQLite file, or the emptied test Postgres."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    else:
+        engine = fresh_postgres(postgres_url())
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        _missing("TEST_REDIS_URL")
+    return url
+
+
+@pytest.fixture
+def real_redis(redis_url):
+    """A real Redis database, flushed before and after the test."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request):
+    """The in-process stand-in, and a real Redis: tests of the cache run on both."""
+    if request.param == "memory":
+        yield MemoryStore()
+    else:
+        yield request.getfixturevalue("real_redis")
+
+
+@pytest.fixture
+def real_data() -> bytes:
+    if not REAL_DATA.is_file():
+        pytest.fail(f"the real data set is not at {REAL_DATA}; set CREDIT_DATA")
+    return REAL_DATA.read_bytes()
+
+
+@pytest.fixture
+def settings_env(monkeypatch):
+    """Set environment variables for get_settings(), re-read before and after the test."""
+
+    def apply(**values: str | None) -> None:
+        for name, value in values.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    monkeypatch.chdir(ROOT)
+    for name in ("DATABASE_URL", "REDIS_URL", "CREDIT_DATA"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield apply
+    get_settings.cache_clear()
