@@ -1,0 +1,38 @@
+# One command per task; each installs what it needs into .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+# On machines that carry the data set beside the project, use it instead of downloading.
+export CREDIT_DATA ?= $(wildcard $(abspath ../shared/data/credit.csv))
+
+.PHONY: run test lint bench install install-dev
+
+$(VENV)/.runtime: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+run: $(VENV)/.runtime
+	$(PY) -m core load --if-empty || echo "No data loaded: the Home page explains how to load it."
+	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT) --server.headless true \
+		--browser.gatherUsageStats false
+
+test: $(VENV)/.dev
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: $(VENV)/.dev
+	$(PY) bench/ingest.py
