@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -63,6 +65,20 @@ def migrate(engine: Engine) -> None:
     except SQLAlchemyError as exc:
         raise DatabaseError(describe_error(engine, exc)) from exc
     _migrated.add(engine)
+
+
+@contextmanager
+def connect(engine: Engine, write: bool = False) -> Iterator[Connection]:
+    """A connection on the migrated schema (a transaction when `write`).
+
+    Database failures come out as DatabaseError with a readable message.
+    """
+    try:
+        migrate(engine)
+        with engine.begin() if write else engine.connect() as connection:
+            yield connection
+    except SQLAlchemyError as exc:
+        raise DatabaseError(describe_error(engine, exc)) from exc
 
 
 def check(engine: Engine) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
 )
@@ -62,3 +64,28 @@ class Dataset(Base):
     clients: Mapped[int] = mapped_column(BigInteger)
     payments: Mapped[int] = mapped_column(BigInteger)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ModelVersion(Base):
+    """One trained model: its pickled pipeline, how it was trained and how well it did.
+
+    `version` is immutable and written once, with one decimal ("1.0", "1.1", ...).
+    """
+
+    __tablename__ = "model_versions"
+
+    version: Mapped[str] = mapped_column(String(20), primary_key=True)
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    model_id: Mapped[str] = mapped_column(String(50))
+    model_name: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict] = mapped_column(JSON)
+    metrics: Mapped[dict] = mapped_column(JSON)
+    folds: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    library_versions: Mapped[dict] = mapped_column(JSON)
+    evaluation: Mapped[dict] = mapped_column(JSON)
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    is_champion: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from core.db import DatabaseError, describe_error, migrate
+from core.db import connect
 from core.models import Dataset
 
 
@@ -30,12 +29,8 @@ EMPTY = DataStatus(0, 0, "", None, 0)
 
 def data_status(engine: Engine) -> DataStatus:
     """Counts, source and load time of the data set; EMPTY before the first load."""
-    migrate(engine)
-    try:
-        with engine.connect() as connection:
-            row = connection.execute(select(Dataset).where(Dataset.id == 1)).first()
-    except SQLAlchemyError as exc:
-        raise DatabaseError(describe_error(engine, exc)) from exc
+    with connect(engine) as connection:
+        row = connection.execute(select(Dataset).where(Dataset.id == 1)).first()
     if row is None:
         return EMPTY
     return DataStatus(row.clients, row.payments, row.source, row.loaded_at, row.version)
@@ -43,11 +38,8 @@ def data_status(engine: Engine) -> DataStatus:
 
 def data_version(engine: Engine) -> int:
     """The number that changes at every load; cache keys carry it."""
-    try:
-        with engine.connect() as connection:
-            version = connection.scalar(select(Dataset.version).where(Dataset.id == 1))
-    except SQLAlchemyError as exc:
-        raise DatabaseError(describe_error(engine, exc)) from exc
+    with connect(engine) as connection:
+        version = connection.scalar(select(Dataset.version).where(Dataset.id == 1))
     return version or 0
 
 

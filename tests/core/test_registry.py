@@ -1,0 +1,101 @@
+"""The model registry on SQLite and Postgres: immutable versions, sha256 checks, champion."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sqlalchemy import update
+
+from core.models import ModelVersion
+from core.registry import (
+    ArtifactError,
+    VersionError,
+    default_version,
+    format_version,
+    get_version,
+    list_versions,
+    load_pipeline,
+    next_version,
+    save_version,
+    set_champion,
+    version_exists,
+)
+
+
+@pytest.mark.parametrize(
+    "given, stored",
+    [("1", "1.0"), (1.0, "1.0"), ("2.3", "2.3"), (" 0.1 ", "0.1"), ("10.50", "10.5")],
+)
+def test_versions_are_stored_with_one_decimal(given, stored):
+    assert format_version(given) == stored
+
+
+@pytest.mark.parametrize("bad", ["abc", "", "-1", "0", "1.25", "nan", "inf"])
+def test_malformed_versions_are_refused_with_a_message(bad):
+    with pytest.raises(VersionError, match="version"):
+        format_version(bad)
+
+
+def fitted_model(seed: int = 0) -> LogisticRegression:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(60, 3))
+    return LogisticRegression().fit(x, x[:, 0] > 0)
+
+
+def store(engine, version: str, model=None) -> str:
+    with engine.begin() as connection:
+        return save_version(
+            connection, version=version, pipeline=model or fitted_model(), model_id="lr",
+            model_name="Logistic Regression", metric="AUC", params={"C": 1.0},
+            metrics={"AUC": np.float64(0.8), "F1": float("nan")}, folds=3, rows=60,
+            evaluation={"roc": {"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]}},
+        )
+
+
+def test_saved_version_round_trips(engine):
+    model = fitted_model()
+    digest = store(engine, "1.0", model)
+    info = get_version(engine, "1")
+    assert info.sha256 == digest and info.model_id == "lr"
+    assert info.metrics == {"AUC": 0.8, "F1": None}
+    assert "pycaret" in info.library_versions
+    loaded = load_pipeline(engine, "1.0")
+    x = np.ones((2, 3))
+    assert np.array_equal(loaded.predict_proba(x), model.predict_proba(x))
+
+
+def test_a_used_version_is_refused_and_the_first_is_kept(engine):
+    first = store(engine, "1.0", fitted_model(1))
+    with pytest.raises(VersionError, match="already used"):
+        store(engine, "1.0", fitted_model(2))
+    assert get_version(engine, "1.0").sha256 == first
+    assert [v.version for v in list_versions(engine)] == ["1.0"]
+
+
+def test_next_default_and_champion(engine):
+    assert next_version(engine) == "1.0" and default_version(engine) is None
+    store(engine, "1.0")
+    store(engine, "1.1")
+    assert next_version(engine) == "1.2"
+    assert default_version(engine) == "1.1"
+    set_champion(engine, "1.0")
+    assert default_version(engine) == "1.0"
+    set_champion(engine, "1.1")
+    assert [v.version for v in list_versions(engine) if v.is_champion] == ["1.1"]
+    with pytest.raises(VersionError, match="no model version 9.0"):
+        set_champion(engine, "9.0")
+    assert version_exists(engine, "1.1") and not version_exists(engine, "3.0")
+
+
+def test_a_damaged_artifact_is_refused_not_unpickled(engine):
+    store(engine, "2.0")
+    with engine.begin() as connection:
+        connection.execute(
+            update(ModelVersion).where(ModelVersion.version == "2.0").values(artifact=b"evil")
+        )
+    with pytest.raises(ArtifactError, match="damaged"):
+        load_pipeline(engine, "2.0")
+
+
+def test_unknown_version_says_so(engine):
+    with pytest.raises(VersionError, match="no model version 4.0"):
+        load_pipeline(engine, "4.0")
