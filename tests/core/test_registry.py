@@ -44,9 +44,16 @@ def fitted_model(seed: int = 0) -> LogisticRegression:
 def store(engine, version: str, model=None) -> str:
     with engine.begin() as connection:
         return save_version(
-            connection, version=version, pipeline=model or fitted_model(), model_id="lr",
-            model_name="Logistic Regression", metric="AUC", params={"C": 1.0},
-            metrics={"AUC": np.float64(0.8), "F1": float("nan")}, folds=3, rows=60,
+            connection,
+            version=version,
+            pipeline=model or fitted_model(),
+            model_id="lr",
+            model_name="Logistic Regression",
+            metric="AUC",
+            params={"C": 1.0},
+            metrics={"AUC": np.float64(0.8), "F1": float("nan")},
+            folds=3,
+            rows=60,
             evaluation={"roc": {"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]}},
         )
 

@@ -1,0 +1,123 @@
+"""Ingest benchmark: our COPY load against the seed's row-by-row ORM inserts, in one run.
+
+    python bench/ingest.py [--database-url URL] [--synthetic 1000000] [--csv PATH]
+
+Uses (and empties) the Postgres database BENCH_DATABASE_URL, default
+postgresql://root@127.0.0.1:5432/credit_bench (created when missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from core.dataset import BILLS, PAID, STATUS, parse_csv, validate_frame
+from core.db import make_engine, migrate
+from core.loader import load_file, load_frame, synthetic
+from core.models import Client, Payment
+
+DEFAULT_URL = "postgresql://root@127.0.0.1:5432/credit_bench"
+DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "credit.csv"
+
+
+def fresh_database(url: str):
+    """Drop and recreate the benchmark database; return a migrated engine on it."""
+    parsed = make_url(url).set(drivername="postgresql+psycopg")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    engine = make_engine(parsed.render_as_string(hide_password=False))
+    migrate(engine)
+    return engine
+
+
+def clear(engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE payments, clients, dataset"))
+
+
+def orm_row_by_row(engine, data: bytes) -> None:
+    """The seed's way: one ORM object per client and per month, added one at a time."""
+    frame = parse_csv(data)
+    with Session(engine) as session:
+        for row in frame.itertuples(index=False):
+            values = row._asdict()
+            session.add(
+                Client(
+                    id=values["ID"],
+                    limit_bal=values["LIMIT_BAL"],
+                    sex=values["SEX"],
+                    education=values["EDUCATION"],
+                    marriage=values["MARRIAGE"],
+                    age=values["AGE"],
+                    defaulted=bool(values["default"]),
+                )
+            )
+            for month, (status, bill, paid) in enumerate(
+                zip(STATUS, BILLS, PAID, strict=True), start=1
+            ):
+                session.add(
+                    Payment(
+                        client_id=values["ID"],
+                        month=month,
+                        status=values[status],
+                        bill_amt=values[bill],
+                        pay_amt=values[paid],
+                    )
+                )
+            session.flush()
+        session.commit()
+
+
+def timed(function, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--csv", default=os.environ.get("CREDIT_DATA", str(DEFAULT_CSV)))
+    parser.add_argument("--synthetic", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    engine = fresh_database(args.database_url)
+    data = Path(args.csv).read_bytes()
+
+    copy_times = []
+    for _ in range(args.repeat):
+        clear(engine)
+        copy_times.append(timed(lambda: load_file(engine, data, args.csv)))
+    ours = statistics.median(copy_times)
+    clear(engine)
+    seed = timed(orm_row_by_row, engine, data)
+
+    print("real file, 24,000 clients + 144,000 payment rows into Postgres:")
+    print(f"  ours (validate + COPY, median of {args.repeat}): {ours:6.2f} s  (target < 2 s)")
+    print(f"  seed (ORM objects row by row):          {seed:6.2f} s")
+    print(f"  ratio seed / ours:                      {seed / ours:6.1f}x (target >= 10x)")
+
+    started = time.perf_counter()
+    frame = validate_frame(synthetic(args.synthetic))
+    load_frame(engine, frame, "synthetic", replace=True)
+    big = time.perf_counter() - started
+    print(
+        f"{args.synthetic:,} synthetic clients (generate + validate + COPY, replace): "
+        f"{big:.1f} s (target < 90 s)"
+    )
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""`python -m core load` as a user runs it, in a subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.db import make_engine
+from core.status import data_status
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def database_url(engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def test_load_then_load_if_empty(database_url, engine):
+    done = run_cli("load", DATABASE_URL=database_url)  # CREDIT_DATA names the real file
+    assert done.returncode == 0, done.stderr
+    assert "loaded 24,000 clients and 144,000 payment rows" in done.stdout
+    again = run_cli("load", "--if-empty", DATABASE_URL=database_url)
+    assert "already has data; nothing loaded" in again.stdout
+    assert data_status(engine).version == 1
+
+
+def test_synthetic_replace(database_url, engine):
+    done = run_cli("load", "--synthetic", "500", "--replace", DATABASE_URL=database_url)
+    assert done.returncode == 0, done.stderr
+    assert data_status(engine).clients == 500
+
+
+def test_a_bad_file_is_reported_by_line_and_nothing_is_loaded(tmp_path, database_url, engine):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("LIMIT_BAL,SEX\n1,2\n")
+    done = run_cli("load", "--csv", str(bad), DATABASE_URL=database_url)
+    assert done.returncode == 1
+    assert "nothing was written" in done.stderr and "missing columns: EDUCATION" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert data_status(engine).empty
+
+
+def test_unreachable_database_is_one_readable_line(tmp_path):
+    done = run_cli("load", "--synthetic", "5", DATABASE_URL="postgresql://root@127.0.0.1:1/none")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "database postgresql+psycopg://root@127.0.0.1:1/none is unavailable" in done.stderr
+
+
+def test_core_never_imports_streamlit():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "core").rglob("*.py")
+        if "import streamlit" in path.read_text() or "from streamlit" in path.read_text()
+    ]
+    assert offenders == []
+
+
+def test_fresh_sqlite_default_lives_under_data(tmp_path):
+    url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'credit.db'}"
+    assert data_status(make_engine(url)).empty
+    assert (tmp_path / "nested" / "dir" / "credit.db").exists()

@@ -1,0 +1,37 @@
+"""AppTest helpers: run the dashboard shell against a chosen database and cache."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.db import make_engine
+from core.loader import load_file
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def dashboard(settings_env):
+    """Returns `open(page=None, **env)`: an AppTest of the shell, run once, on that page."""
+
+    def open_app(page: str | None = None, **env: str | None) -> AppTest:
+        settings_env(**env)
+        app = AppTest.from_file(APP, default_timeout=60).run()
+        if page is not None:
+            app.switch_page(page).run()
+        return app
+
+    return open_app
+
+
+@pytest.fixture(scope="session")
+def loaded_sqlite(tmp_path_factory) -> str:
+    """A SQLite database with the real data set, shared by the page tests."""
+    from tests.conftest import REAL_DATA
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'credit.db'}"
+    engine = make_engine(url)
+    load_file(engine, REAL_DATA.read_bytes(), "credit.csv")
+    engine.dispose()
+    return url

@@ -1,0 +1,79 @@
+"""AppTest of the shell and the Home page: counts, counter, services, upload, failures."""
+
+ROW = "20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1"
+HEADER = (
+    "LIMIT_BAL,SEX,EDUCATION,MARRIAGE,AGE,PAY_1,PAY_2,PAY_3,PAY_4,PAY_5,PAY_6,BILL_AMT1,"
+    "BILL_AMT2,BILL_AMT3,BILL_AMT4,BILL_AMT5,BILL_AMT6,PAY_AMT1,PAY_AMT2,PAY_AMT3,PAY_AMT4,"
+    "PAY_AMT5,PAY_AMT6,default"
+)
+
+
+def metrics(app) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def test_shell_opens_home_with_counts_and_services(dashboard, loaded_sqlite):
+    app = dashboard(DATABASE_URL=loaded_sqlite)
+    assert not app.exception
+    assert app.title[0].value == "Credit default dashboard"
+    shown = metrics(app)
+    assert shown["Clients"] == "24,000" and shown["Payment rows"] == "144,000"
+    assert any("Loaded from **credit.csv**" in c.value for c in app.caption)
+    assert [s.value for s in app.success] == [
+        f"Database: SQLite {loaded_sqlite.removeprefix('sqlite:///')} answers",
+        "Cache: in-process cache (REDIS_URL not set) answers",
+    ]
+    assert any("Database: SQLite" in c.value for c in app.sidebar.caption)
+
+
+def test_each_visit_counts_once_on_a_real_redis(dashboard, loaded_sqlite, real_redis, redis_url):
+    first = dashboard(DATABASE_URL=loaded_sqlite, REDIS_URL=redis_url)
+    assert metrics(first)["Visits"] == "1"
+    first.checkbox(key="upload_replace").check().run()  # a rerun is not a new visit
+    assert metrics(first)["Visits"] == "1"
+    second = dashboard(DATABASE_URL=loaded_sqlite, REDIS_URL=redis_url)
+    assert metrics(second)["Visits"] == "2"
+    assert int(real_redis.get("credit:hits")) == 2
+
+
+def test_redis_down_the_page_works_and_says_why(dashboard, loaded_sqlite):
+    app = dashboard(DATABASE_URL=loaded_sqlite, REDIS_URL="redis://127.0.0.1:1/0")
+    assert not app.exception
+    assert metrics(app)["Visits"] == "unavailable" and metrics(app)["Clients"] == "24,000"
+    warnings = " ".join(w.value for w in app.warning)
+    assert "The visit counter is unavailable" in warnings and "127.0.0.1:1" in warnings
+
+
+def test_database_down_gives_a_readable_error(dashboard):
+    app = dashboard(DATABASE_URL="postgresql://root@127.0.0.1:1/credit")
+    assert not app.exception
+    assert "The database is not available right now" in app.error[0].value
+    assert "127.0.0.1:1" in app.error[0].value
+
+
+def test_a_wrong_setting_is_named_on_the_page(dashboard):
+    app = dashboard(DATABASE_URL="nonsense")
+    assert not app.exception
+    assert "DATABASE_URL='nonsense' is not a database URL" in app.error[0].value
+
+
+def test_empty_database_explains_and_loads_an_upload(dashboard, tmp_path, real_data):
+    app = dashboard(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert metrics(app)["Clients"] == "0"
+    assert "python -m core load" in app.info[0].value
+    app.file_uploader(key="upload_file").upload("credit.csv", real_data, "text/csv").run()
+    app.button(key="upload_load").click().run()
+    assert not app.exception
+    assert "Loaded 24,000 clients and 144,000 payment rows" in app.success[-1].value
+    app.button(key="upload_done").click().run()
+    assert metrics(app)["Clients"] == "24,000"
+
+
+def test_a_bad_upload_lists_problems_and_loads_nothing(dashboard, tmp_path):
+    app = dashboard(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+    bad = f"{HEADER}\n{ROW}\n{ROW.replace('20000,2', '20000,5', 1)}\n".encode()
+    app.file_uploader(key="upload_file").upload("bad.csv", bad, "text/csv").run()
+    app.button(key="upload_load").click().run()
+    assert "Nothing was loaded" in app.error[0].value
+    assert "line 3, column SEX: 5 is outside 1..2" in app.error[0].value
+    assert metrics(app)["Clients"] == "0"

@@ -1,0 +1,28 @@
+"""A person opens Home in Chromium and sees the data counts and a counter that goes up."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def visits_shown(page) -> int:
+    metric = page.get_by_test_id("stMetric").filter(has_text="Visits")
+    expect(metric).to_contain_text(re.compile(r"\d"))
+    return int(metric.get_by_test_id("stMetricValue").inner_text().replace(",", ""))
+
+
+def test_home_shows_counts_and_a_visit_counter_that_goes_up(
+    page, start_dashboard, loaded_database, real_redis, redis_url
+):
+    url = start_dashboard(DATABASE_URL=loaded_database, REDIS_URL=redis_url)
+    page.goto(url)
+    expect(page.get_by_text("Credit default dashboard").first).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Clients")).to_contain_text("24,000")
+    first = visits_shown(page)
+    page.reload()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Clients")).to_contain_text("24,000")
+    assert visits_shown(page) == first + 1
+    assert int(real_redis.get("credit:hits")) == first + 1
