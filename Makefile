@@ -36,3 +36,6 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) bench/ingest.py
+	$(PY) bench/queries.py
+	$(PY) bench/scoring.py
+	$(PY) bench/training.py

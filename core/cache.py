@@ -123,12 +123,15 @@ def count_visit(store) -> Count:
 class QueryCache:
     """Results cached for `ttl` seconds under the data version, so a new load misses.
 
-    When the store fails, results are computed uncached and `error` says why.
+    When the store fails, results are computed uncached and `error` says why; the store is
+    then left alone for `retry_after` seconds, so a Redis that hangs costs one timeout per
+    pause rather than one per query.
     """
 
-    def __init__(self, store, ttl: int = 300):
-        self.store, self.ttl = store, ttl
+    def __init__(self, store, ttl: int = 300, retry_after: float = 5.0):
+        self.store, self.ttl, self.retry_after = store, ttl, retry_after
         self.error: str | None = None
+        self._down_until = 0.0
 
     @staticmethod
     def key(data_version: int, name: str, params: dict[str, Any]) -> str:
@@ -148,6 +151,8 @@ class QueryCache:
         return value
 
     def _get(self, key: str) -> bytes | None:
+        if self._resting():
+            return None
         try:
             value = self.store.get(key)
         except REDIS_ERRORS as exc:
@@ -157,12 +162,18 @@ class QueryCache:
         return value
 
     def _set(self, key: str, value: bytes) -> None:
+        if self._resting():
+            return
         try:
             self.store.set(key, value, ex=self.ttl)
         except REDIS_ERRORS as exc:
             self._failed(exc)
 
+    def _resting(self) -> bool:
+        return time.monotonic() < self._down_until
+
     def _failed(self, exc: BaseException) -> None:
+        self._down_until = time.monotonic() + self.retry_after
         self.error = f"cache off: {describe(self.store)} is unavailable ({exc})"
         log.warning(self.error)
 

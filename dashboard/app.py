@@ -17,6 +17,17 @@ navigation = st.navigation(
         "Overview": [
             st.Page(PAGES / "home.py", title="Home", icon="🏠", default=True, url_path="home"),
         ],
+        "Explore": [
+            st.Page(PAGES / "clients.py", title="Clients", icon="👥", url_path="clients"),
+            st.Page(PAGES / "payments.py", title="Payments", icon="💸", url_path="payments"),
+        ],
+        "Models": [
+            st.Page(PAGES / "train.py", title="Train", icon="🏋️", url_path="train"),
+            st.Page(
+                PAGES / "leaderboards.py", title="Leaderboards", icon="🏆", url_path="leaderboards"
+            ),
+            st.Page(PAGES / "score.py", title="Score", icon="🎯", url_path="score"),
+        ],
     }
 )
 

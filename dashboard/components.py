@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.cache import get_store
+from core.cache import QueryCache, get_store
 from core.config import SettingsError, get_settings
 from core.db import get_engine
 
@@ -36,6 +36,18 @@ def engine():
 def store():
     """The Redis client named by REDIS_URL, or the in-process stand-in."""
     return _store(settings().redis_url)
+
+
+@st.cache_resource(show_spinner=False)
+def _query_cache(url: str | None, ttl: int):
+    return QueryCache(_store(url), ttl)
+
+
+def query_cache() -> QueryCache:
+    """The query cache on REDIS_URL (one per process, so a Redis found down stays skipped
+    for a few seconds across reruns and sessions)."""
+    current = settings()
+    return _query_cache(current.redis_url, current.cache_ttl)
 
 
 def stop_with(error: Exception, what: str = "The database") -> None:

@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from core.cache import count_visit, redis_status
+from core.cache import count_visit, invalidate, redis_status
 from core.dataset import DataError
 from core.db import DatabaseError
 from core.loader import load_file
+from core.queries import refresh_summaries
 from core.status import data_status, database_label
 from dashboard.components import ProgressBar, engine, stop_with, store
 
@@ -60,6 +61,12 @@ def upload_form(replace: bool) -> None:
             bar.clear()
             st.error(f"Nothing was loaded: {exc}")
             return
+        invalidate(store())
+        try:
+            with st.spinner("Building the summaries the explore pages read..."):
+                refresh_summaries(engine())
+        except DatabaseError as exc:
+            st.warning(f"The explore pages will build their summaries on first use: {exc}")
         st.success(
             f"Loaded {result.clients:,} clients and {result.payments:,} payment rows "
             f"from {result.source} in {result.seconds:.1f} s."

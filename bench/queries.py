@@ -1,0 +1,333 @@
+"""Explore-query benchmark: SQL uncached and cached against pandas, and the pages' run time.
+
+    python bench/queries.py [--database-url URL] [--clients 1000000] [--repeat 15]
+                            [--redis-url URL] [--reload] [--no-pages]
+
+1. Loads N synthetic clients into the Postgres database BENCH_QUERIES_DATABASE_URL (default
+   postgresql://127.0.0.1:5432/credit_bench_queries, created when missing; reloaded only
+   when it does not already hold exactly those clients, or with --reload).
+2. For the Clients page's figures and each chart's query, the client table and the Payments
+   page's queries, under a few filter sets: p50 uncached (QueryCache bypassed), p50 cached
+   (through Redis when --redis-url / BENCH_REDIS_URL is given, else the in-process
+   stand-in), and the pandas baseline: read the tables into pandas, filter and aggregate
+   there. Prints baseline / uncached.
+3. Times each page's AppTest script run on the 24,000 real clients, on SQLite and on
+   Postgres, cold (empty query cache) and warm.
+
+Targets (issue 3): figures and charts p50 <= 100 ms uncached and <= 5 ms cached, >= 10x
+faster than pandas; each page run <= 1 s on the real data. The Payments page's exact
+medians are reported on their own line: they sort every matching value (see README).
+It also prints how long the summaries take to build once after a load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import create_engine, text, update
+from sqlalchemy.engine import make_url
+
+from core import frames, queries
+from core.cache import MemoryStore, QueryCache, connect, get_store, invalidate
+from core.config import get_settings, normalise_database_url
+from core.dataset import validate_frame
+from core.db import make_engine, migrate
+from core.filters import Filters
+from core.loader import load_file, load_frame, synthetic
+from core.models import SummaryState
+from core.status import data_status, data_version
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_URL = "postgresql://127.0.0.1:5432/credit_bench_queries"
+DEFAULT_CSV = ROOT.parent / "shared" / "data" / "credit.csv"
+FILTER_SETS = {
+    "no filter": Filters(),
+    "female, university, age 30-45": Filters(sex=(2,), education=(2,), age=(30, 45)),
+    "married, limit 50k-200k, defaulted": Filters(
+        marriage=(1,), limit_bal=(50_000, 200_000), defaulted=True
+    ),
+    # Both ranges: the Payments summaries' finest grain, their slowest case.
+    "age 30-50, limit 50k-300k": Filters(age=(30, 50), limit_bal=(50_000, 300_000)),
+}
+# name, SQL (engine, filters, cache), pandas (clients, payments, filters), reads payments?
+CASES: list[tuple[str, Callable, Callable, bool]] = [
+    (
+        "figures",
+        lambda e, f, c: queries.figures(e, f, cache=c),
+        lambda cl, p, f: frames.figures(cl, f),
+        False,
+    ),
+    (
+        "age chart",
+        lambda e, f, c: queries.age_distribution(e, f, cache=c),
+        lambda cl, p, f: frames.age_distribution(cl, f),
+        False,
+    ),
+    *(
+        (
+            f"default rate by {by}",
+            lambda e, f, c, by=by: queries.default_rates(e, f, by, cache=c),
+            lambda cl, p, f, by=by: frames.default_rates(cl, f, by),
+            False,
+        )
+        for by in queries.BREAKDOWNS
+    ),
+    (
+        "credit-limit chart",
+        lambda e, f, c: queries.limit_distribution(e, f, cache=c),
+        lambda cl, p, f: frames.limit_distribution(cl, f),
+        False,
+    ),
+    (
+        "client table, page 1 by age",
+        lambda e, f, c: queries.client_table(e, f, sort="age", cache=c),
+        lambda cl, p, f: frames.client_table(cl, f, sort="age"),
+        False,
+    ),
+    (
+        "payment totals, status shares",
+        lambda e, f, c: queries.payment_totals(e, f, cache=c),
+        lambda cl, p, f: frames.payment_totals(cl, p, f),
+        True,
+    ),
+    (
+        "payment medians (exact)",
+        lambda e, f, c: queries.payment_medians(e, f, cache=c),
+        lambda cl, p, f: frames.payment_medians(cl, p, f),
+        True,
+    ),
+    (
+        "status transitions",
+        lambda e, f, c: queries.status_transitions(e, f, cache=c),
+        lambda cl, p, f: frames.status_transitions(cl, p, f),
+        True,
+    ),
+    (
+        "status transitions, one pair",
+        lambda e, f, c: queries.status_transitions(e, f, month=3, cache=c),
+        lambda cl, p, f: frames.status_transitions(cl, p, f, month=3),
+        True,
+    ),
+]
+# The Clients page's figures and charts: the queries the issue's speed targets name.
+CHARTS = {"figures", "age chart", "credit-limit chart"} | {
+    f"default rate by {by}" for by in queries.BREAKDOWNS
+}
+PAYMENT_CHARTS = {"payment totals, status shares", "status transitions"}
+PAYMENT_CHARTS |= {"status transitions, one pair"}
+MEDIANS = {"payment medians (exact)"}
+PAGES = {"Clients": "../pages/clients.py", "Payments": "../pages/payments.py"}
+
+
+def p50(run: Callable[[], object], repeat: int, budget: float = 20.0) -> float:
+    """Median seconds of `repeat` runs (fewer, at least 3, when they exceed `budget`)."""
+    times: list[float] = []
+    started = time.perf_counter()
+    while len(times) < repeat and (len(times) < 3 or time.perf_counter() - started < budget):
+        begin = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - begin)
+    return statistics.median(times)
+
+
+def ensure_database(url: str) -> None:
+    """Create the benchmark database when it does not exist."""
+    parsed = make_url(normalise_database_url(url))
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+        )
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def load_synthetic(engine, clients: int, reload: bool) -> None:
+    source = f"synthetic ({clients:,} clients)"
+    status = data_status(engine)
+    if not reload and status.source == source and status.clients == clients:
+        print(f"using the {clients:,} synthetic clients already loaded")
+        return
+    started = time.perf_counter()
+    load_frame(engine, validate_frame(synthetic(clients)), source, replace=True)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE clients"))
+        connection.execute(text("VACUUM ANALYZE payments"))
+    print(f"loaded {clients:,} synthetic clients in {time.perf_counter() - started:.1f} s")
+
+
+def rebuild_summaries(engine) -> dict[str, float]:
+    """Seconds to build each summary set from every row (done once per load, on first use)."""
+    with engine.begin() as connection:
+        connection.execute(update(SummaryState).values(version=-1))
+    seconds = {}
+    for name in (queries.CLIENT_SUMMARY, queries.PAYMENT_SUMMARIES):
+        started = time.perf_counter()
+        queries.refresh_summary(engine, data_version(engine), name)
+        seconds[name] = time.perf_counter() - started
+    return seconds
+
+
+def bench_queries(engine, cache: QueryCache, repeat: int) -> list[dict]:
+    clients_read = p50(lambda: frames.read_clients(engine), 3)
+    clients = frames.read_clients(engine)
+    started = time.perf_counter()
+    payments = frames.read_payments(engine)  # once: six million rows take a while
+    payments_read = time.perf_counter() - started
+    print(
+        f"pandas read: clients {clients_read * 1000:,.0f} ms, "
+        f"payments {payments_read * 1000:,.0f} ms"
+    )
+    rows = []
+    for name, sql, pandas, reads_payments in CASES:
+        read = clients_read + payments_read if reads_payments else clients_read
+        for label, filters in FILTER_SETS.items():
+            uncached = p50(lambda: sql(engine, filters, None), repeat)  # noqa: B023
+            invalidate(cache.store)
+            sql(engine, filters, cache)  # fill the cache
+            cached = p50(lambda: sql(engine, filters, cache), repeat)  # noqa: B023
+            compute = p50(lambda: pandas(clients, payments, filters), repeat)  # noqa: B023
+            rows.append(
+                dict(
+                    query=name,
+                    filters=label,
+                    chart=name in CHARTS,
+                    uncached=uncached,
+                    cached=cached,
+                    pandas=read + compute,
+                    pandas_compute=compute,
+                )
+            )
+            print(_row(rows[-1]), flush=True)
+    return rows
+
+
+def _row(row: dict) -> str:
+    ratio = row["pandas"] / row["uncached"]
+    return (
+        f"{row['query']:<30} {row['filters']:<36} {row['uncached'] * 1000:>9.1f} "
+        f"{row['cached'] * 1000:>8.2f} {row['pandas'] * 1000:>10.0f} "
+        f"{row['pandas_compute'] * 1000:>9.1f} {ratio:>7.1f}x"
+    )
+
+
+def summarise(rows: list[dict]) -> None:
+    """Worst case per page against the targets: p50 <= 100 ms uncached, <= 5 ms cached,
+    pandas (read + compute) >= 10x slower than uncached SQL."""
+    groups = {
+        "Clients page figures and charts": [row for row in rows if row["chart"]],
+        "Clients page table": [row for row in rows if row["query"].startswith("client table")],
+        "Payments page charts": [row for row in rows if row["query"] in PAYMENT_CHARTS],
+        "Payments page medians": [row for row in rows if row["query"] in MEDIANS],
+    }
+    print()
+    for title, group in groups.items():
+        uncached = max(row["uncached"] for row in group)
+        cached = max(row["cached"] for row in group)
+        ratio = min(row["pandas"] / row["uncached"] for row in group)
+        print(
+            f"{title + ':':<34} worst uncached p50 {uncached * 1000:8,.1f} ms "
+            f"{_verdict(uncached <= 0.1)}, worst cached p50 {cached * 1000:5.2f} ms "
+            f"{_verdict(cached <= 0.005)}, least ratio {ratio:7,.1f}x {_verdict(ratio >= 10)}"
+        )
+
+
+def _verdict(met: bool) -> str:
+    return "(met)   " if met else "(MISSED)"
+
+
+def bench_pages(database_urls: dict[str, str], redis_url: str | None, repeat: int) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    app_path = str(ROOT / "dashboard" / "app.py")
+    print()
+    print("page script runs (AppTest) on the 24,000 real clients, p50:")
+    for backend, url in database_urls.items():
+        os.environ["DATABASE_URL"] = url
+        if redis_url:
+            os.environ["REDIS_URL"] = redis_url
+        get_settings.cache_clear()
+        store = connect(redis_url) if redis_url else get_store(None)
+        for title, page in PAGES.items():
+            app = AppTest.from_file(app_path, default_timeout=120).run()
+            app.switch_page(page).run()  # the first run also builds the summary
+            assert not app.exception, app.exception
+
+            def cold(app=app, store=store):
+                invalidate(store)
+                app.run()
+
+            cold_p50 = p50(cold, repeat)
+            warm_p50 = p50(app.run, repeat)
+            print(
+                f"  {title:<9} on {backend:<8} cold {cold_p50 * 1000:6.0f} ms, "
+                f"warm {warm_p50 * 1000:6.0f} ms  (target <= 1000 ms)"
+            )
+
+
+def page_databases(csv: Path, postgres_url: str) -> dict[str, str]:
+    """The real data in a temporary SQLite file and in a Postgres database of its own."""
+    data = csv.read_bytes()
+    sqlite_url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'credit.db'}"
+    pages_url = make_url(normalise_database_url(postgres_url))
+    pages_url = pages_url.set(database=f"{pages_url.database}_pages")
+    urls = {"SQLite": sqlite_url, "Postgres": pages_url.render_as_string(hide_password=False)}
+    for url in urls.values():
+        if url.startswith("postgresql"):
+            ensure_database(url)
+        engine = make_engine(url)
+        migrate(engine)
+        if data_status(engine).clients != 24_000:
+            load_file(engine, data, str(csv), replace=True)
+        engine.dispose()
+    return urls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_QUERIES_DATABASE_URL", DEFAULT_URL)
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL"))
+    parser.add_argument("--clients", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--csv", default=os.environ.get("CREDIT_DATA", str(DEFAULT_CSV)))
+    parser.add_argument("--reload", action="store_true", help="load the synthetic data again")
+    parser.add_argument("--no-pages", action="store_true", help="skip the page timings")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    ensure_database(args.database_url)
+    engine = make_engine(args.database_url)
+    migrate(engine)
+    load_synthetic(engine, args.clients, args.reload)
+    built = rebuild_summaries(engine)
+    print(
+        f"summaries built once per load: client_summary {built[queries.CLIENT_SUMMARY]:.1f} s, "
+        f"payments (client_months, payment_summary, status_moves) "
+        f"{built[queries.PAYMENT_SUMMARIES]:.1f} s"
+    )
+    store = connect(args.redis_url) if args.redis_url else MemoryStore()
+    where = args.redis_url or "the in-process stand-in (pass --redis-url for Redis)"
+    print(f"cache: {where}")
+    print(
+        f"{'query':<30} {'filters':<36} {'SQL ms':>9} {'cached':>8} {'pandas ms':>10} "
+        f"{'(compute)':>9} {'ratio':>8}"
+    )
+    rows = bench_queries(engine, QueryCache(store), args.repeat)
+    summarise(rows)
+    engine.dispose()
+    if not args.no_pages:
+        bench_pages(page_databases(Path(args.csv), args.database_url), args.redis_url, 5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Clients: figures of the filtered clients (average age included), charts, the client
+table with CSV download, and a client's lookup by id."""
+
+from math import ceil
+
+import streamlit as st
+
+from core import queries
+from core.db import DatabaseError
+from core.status import data_status
+from dashboard import figures as charts
+from dashboard.components import engine, query_cache, stop_with
+from dashboard.filters import filter_sidebar, mirror_in_url
+
+LARGEST_ID = 2**53 - 1  # the largest whole number a browser holds exactly
+COLUMNS = {
+    "id": "id",
+    "limit_bal": "credit limit",
+    "sex": "sex",
+    "education": "education",
+    "marriage": "marriage",
+    "age": "age",
+    "defaulted": "defaulted",
+}
+
+st.title("Clients")
+db, cache = engine(), query_cache()
+
+try:
+    if data_status(db).empty:
+        st.info("The database has no clients yet: load the data set on the Home page.")
+        st.stop()
+    filters = filter_sidebar(queries.bounds(db, cache=cache))
+    shown = queries.figures(db, filters, cache=cache)
+    ages = queries.age_distribution(db, filters, cache=cache)
+    rates = {by: queries.default_rates(db, filters, by, cache=cache) for by in queries.BREAKDOWNS}
+    limits = queries.limit_distribution(db, filters, cache=cache)
+except DatabaseError as exc:
+    stop_with(exc)
+
+st.caption(f"Showing {filters.describe()}.")
+for column, (name, value) in zip(st.columns(4), charts.metric_values(shown).items(), strict=True):
+    column.metric(name, value)
+if shown.clients == 0:
+    st.info("No clients match these filters: widen or clear them in the sidebar.")
+
+st.plotly_chart(charts.age_distribution(ages), key="chart_age")
+for column, by in zip(st.columns(3), queries.BREAKDOWNS, strict=True):
+    column.plotly_chart(charts.default_rates(rates[by], by), key=f"chart_rate_{by}")
+st.plotly_chart(charts.limit_distribution(limits, queries.LIMIT_BIN), key="chart_limit")
+
+st.subheader("Matching clients")
+sort_column, order_column, size_column, page_column = st.columns(4)
+sort = sort_column.selectbox("Sort by", queries.SORTABLE, format_func=COLUMNS.get, key="table_sort")
+descending = order_column.toggle("Descending", key="table_desc")
+page_size = size_column.selectbox("Rows per page", [25, 50, 100], key="table_size")
+pages = max(1, ceil(shown.clients / page_size))
+if st.session_state.get("table_page", 1) > pages:
+    st.session_state["table_page"] = pages  # the filters shrank the table
+page = page_column.number_input(
+    f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="table_page"
+)
+try:
+    rows = queries.client_table(
+        db, filters, sort=sort, descending=descending, page=page, page_size=page_size, cache=cache
+    )
+except DatabaseError as exc:
+    stop_with(exc)
+st.dataframe(charts.client_rows(rows), hide_index=True, key="table_rows")
+st.download_button(
+    f"Download the {shown.clients:,} matching clients (CSV)",
+    data=lambda: b"".join(queries.export_csv(db, filters)),
+    file_name="clients.csv",
+    mime="text/csv",
+    on_click="ignore",
+    disabled=shown.clients == 0,
+    key="table_download",
+)
+
+st.subheader("Look up a client")
+if "lookup_id" not in st.session_state and st.query_params.get("client", "").isdigit():
+    st.session_state["lookup_id"] = min(int(st.query_params["client"]), LARGEST_ID)
+client_id = st.number_input(
+    "Client id",
+    min_value=1,
+    max_value=LARGEST_ID,
+    value=None,
+    step=1,
+    placeholder="a whole number, e.g. 42",
+    key="lookup_id",
+)
+if client_id is not None:
+    try:
+        record = queries.client_lookup(db, int(client_id), cache=cache)
+    except DatabaseError as exc:
+        stop_with(exc)
+    if record is None:
+        st.warning(f"no client with id {client_id}")
+    else:
+        st.markdown(charts.describe_client(record.profile))
+        st.plotly_chart(charts.payment_history(record), key="chart_history")
+
+mirror_in_url(filters, client=client_id)
+if cache.error:
+    reason = cache.error.removeprefix("cache off: ")
+    st.warning(f"The query cache is off, so every result is computed afresh: {reason}")

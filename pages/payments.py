@@ -1,0 +1,73 @@
+"""Payments: per month, totals and medians of bills and payments, the share of clients in
+each repayment status, and how statuses move from one month to the next."""
+
+import streamlit as st
+
+from core import queries
+from core.db import DatabaseError
+from core.status import data_status
+from dashboard import figures as charts
+from dashboard.components import engine, query_cache, stop_with
+from dashboard.filters import filter_sidebar, mirror_in_url
+
+ALL_MONTHS = "all"
+PAIRS = [ALL_MONTHS, 5, 4, 3, 2, 1]  # the later month of each pair, oldest pair first
+
+
+def pair_name(month) -> str:
+    if month == ALL_MONTHS:
+        return "every pair of months"
+    return f"{queries.MONTH_LABELS[month + 1]} → {queries.MONTH_LABELS[month]}"
+
+
+st.title("Payments")
+db, cache = engine(), query_cache()
+
+try:
+    if data_status(db).empty:
+        st.info("The database has no clients yet: load the data set on the Home page.")
+        st.stop()
+    filters = filter_sidebar(queries.bounds(db, cache=cache))
+    # The first query after a load also builds the payments summaries (seconds, once).
+    with st.spinner("Summing up the payments..."):
+        totals = queries.payment_totals(db, filters, cache=cache)
+except DatabaseError as exc:
+    stop_with(exc)
+
+clients = int(totals["clients"].iloc[0]) if len(totals) else 0
+st.caption(
+    f"Showing {filters.describe()}: {clients:,} clients, April to September 2005 "
+    "(statements and payments of each month)."
+)
+if totals.empty:
+    st.info("No clients match these filters: widen or clear them in the sidebar.")
+
+totals_column, medians_column = st.columns(2)
+totals_column.plotly_chart(charts.monthly_totals(totals), key="chart_totals")
+st.plotly_chart(charts.status_shares(totals), key="chart_status")
+
+pair = st.selectbox("Months compared", PAIRS, format_func=pair_name, key="transition_month")
+try:
+    moves = queries.status_transitions(
+        db, filters, month=None if pair == ALL_MONTHS else pair, cache=cache
+    )
+except DatabaseError as exc:
+    stop_with(exc)
+st.plotly_chart(charts.transitions(moves), key="chart_transitions")
+
+# The exact medians sort every matching bill and payment: the slowest query here, so it
+# runs last and fills its place beside the totals when it is done.
+try:
+    with medians_column, st.spinner("Working out the medians..."):
+        months = queries.payment_months(db, filters, cache=cache)
+except DatabaseError as exc:
+    stop_with(exc)
+medians_column.plotly_chart(charts.monthly_medians(months), key="chart_medians")
+
+with st.expander("The numbers per month"):
+    st.dataframe(charts.month_rows(months), hide_index=True, key="month_numbers")
+
+mirror_in_url(filters)
+if cache.error:
+    reason = cache.error.removeprefix("cache off: ")
+    st.warning(f"The query cache is off, so every result is computed afresh: {reason}")

@@ -1,0 +1,33 @@
+"""Read back the plotly charts an AppTest run drew: traces with their arrays decoded."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+
+
+def chart(app, key: str) -> dict:
+    """The figure drawn by st.plotly_chart(..., key=key): {"title", "traces", "annotations"}."""
+    found = [element for element in app.get("plotly_chart") if element.key == key]
+    assert found, f"no chart with key {key!r} on the page"
+    spec = json.loads(found[0].proto.spec)
+    layout = spec.get("layout", {})
+    return {
+        "title": layout.get("title", {}).get("text"),
+        "traces": [{key: decode(value) for key, value in trace.items()} for trace in spec["data"]],
+        "annotations": [note.get("text") for note in layout.get("annotations", [])],
+    }
+
+
+def decode(value):
+    """Plotly 6 writes numeric arrays as base64 typed arrays; return them as lists."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        if "shape" in value:
+            array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
+        return array.tolist()
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    return value

@@ -1,0 +1,147 @@
+"""Figure builders of the Clients and Payments pages, without Streamlit."""
+
+import pandas as pd
+import pytest
+
+from core.queries import ClientRecord, Figures
+from dashboard import figures
+
+AGES = pd.DataFrame({"age": [25, 25, 30], "defaulted": [False, True, False], "clients": [10, 4, 7]})
+RATES = pd.DataFrame(
+    {
+        "code": [1, 2],
+        "label": ["male", "female"],
+        "clients": [10, 30],
+        "defaulted": [5, 3],
+        "rate": [0.5, 0.1],
+    }
+)
+LIMITS = pd.DataFrame({"band": [0, 50_000], "defaulted": [False, True], "clients": [3, 2]})
+MONTHS = pd.DataFrame(
+    {
+        "month": [2, 1],
+        "label": ["Aug 2005", "Sep 2005"],
+        "clients": [4, 4],
+        "total_bill": [400, 500],
+        "total_paid": [40, 50],
+        **{name: [1, 1] for name in ("paid duly", "revolving credit")},
+        **{name: [0, 0] for name in ("1 month late", "2 months late", "3+ months late")},
+        "no consumption": [2, 2],
+        "median_bill": [100.0, 125.0],
+        "median_paid": [10.0, 12.5],
+    }
+)
+for group in ("no consumption", "paid duly", "revolving credit", "1 month late",
+              "2 months late", "3+ months late"):  # fmt: skip
+    MONTHS[f"share: {group}"] = MONTHS[group] / MONTHS["clients"]
+MOVES = pd.DataFrame({"from_status": [-1, -1, 0], "to_status": [-1, 1, 0], "clients": [3, 1, 5]})
+
+
+def test_age_distribution_stacks_outcomes():
+    figure = figures.age_distribution(AGES)
+    assert [trace.name for trace in figure.data] == ["did not default", "defaulted"]
+    assert list(figure.data[0].x) == [25, 30] and list(figure.data[0].y) == [10, 7]
+    assert list(figure.data[1].y) == [4] and figure.layout.barmode == "stack"
+
+
+def test_limit_distribution_centres_bars_on_their_band():
+    figure = figures.limit_distribution(LIMITS, 50_000)
+    assert list(figure.data[0].x) == [25_000] and list(figure.data[1].x) == [75_000]
+
+
+def test_default_rates_show_percentages():
+    figure = figures.default_rates(RATES, "sex")
+    assert list(figure.data[0].x) == ["male", "female"]
+    assert list(figure.data[0].text) == ["50.0%", "10.0%"]
+    assert figure.layout.title.text == "Default rate by sex"
+
+
+def test_payment_history_has_bill_paid_and_status():
+    history = pd.DataFrame(
+        {
+            "month": [6, 5],
+            "label": ["Apr 2005", "May 2005"],
+            "status": [-1, 2],
+            "bill_amt": [100, 200],
+            "pay_amt": [100, 0],
+            "status_label": ["paid duly", "2 months late"],
+        }
+    )
+    record = ClientRecord({"id": 7}, history)
+    figure = figures.payment_history(record)
+    assert [trace.name for trace in figure.data] == ["bill", "paid", "repayment status"]
+    assert list(figure.data[2].text) == ["paid duly", "2 months late"]
+    assert figure.layout.title.text == "Client 7: six months of payments"
+
+
+def test_monthly_charts():
+    totals = figures.monthly_totals(MONTHS)
+    assert list(totals.data[0].y) == [400, 500] and list(totals.data[1].y) == [40, 50]
+    medians = figures.monthly_medians(MONTHS)
+    assert list(medians.data[0].y) == [100.0, 125.0]
+    shares = figures.status_shares(MONTHS)
+    assert len(shares.data) == 6 and list(shares.data[0].y) == [0.5, 0.5]
+
+
+def test_transitions_are_shares_of_each_starting_status():
+    figure = figures.transitions(MOVES)
+    heatmap = figure.data[0]
+    assert list(heatmap.y) == ["-1: paid duly", "0: revolving credit", "1: 1 month late"]
+    assert [list(row) for row in heatmap.z[:2]] == [[0.75, 0, 0.25], [0, 1, 0]]
+    assert [list(row) for row in heatmap.customdata[:2]] == [[3, 0, 1], [0, 5, 0]]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda e: figures.age_distribution(e),
+        lambda e: figures.limit_distribution(e, 50_000),
+        lambda e: figures.default_rates(e, "education"),
+        lambda e: figures.monthly_totals(e),
+        lambda e: figures.monthly_medians(e),
+        lambda e: figures.status_shares(e),
+        lambda e: figures.transitions(e),
+    ],
+)
+def test_no_rows_give_an_empty_chart_that_says_so(build):
+    figure = build(pd.DataFrame())
+    assert figure.data == () and figure.layout.annotations[0].text == "no clients match"
+
+
+@pytest.mark.parametrize(
+    ("shown", "expected"),
+    [
+        (
+            Figures(24_000, 35.4467, 0.22108, 167_876.4),
+            {
+                "Clients": "24,000",
+                "Average age": "35.45",
+                "Default rate": "22.1%",
+                "Average credit limit": "NT$ 167,876",
+            },
+        ),
+        (
+            Figures(0, None, None, None),
+            {"Clients": "0", "Average age": "–", "Default rate": "–", "Average credit limit": "–"},
+        ),
+    ],
+)
+def test_metric_values(shown, expected):
+    assert figures.metric_values(shown) == expected
+
+
+def test_client_rows_use_labels():
+    page = pd.DataFrame(
+        {
+            "id": [1],
+            "limit_bal": [20_000],
+            "sex": [2],
+            "education": [0],
+            "marriage": [1],
+            "age": [24],
+            "defaulted": [True],
+        }
+    )
+    assert figures.client_rows(page).iloc[0].tolist() == [
+        1, 20_000, "female", "undocumented (0)", "married", 24, "yes"
+    ]  # fmt: skip

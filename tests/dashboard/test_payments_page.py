@@ -1,0 +1,132 @@
+"""AppTest of the Payments page from the shell: the shared filters, the month-pair choice,
+and the monthly numbers, status shares and transition heatmap, checked against core."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from core import queries
+from core.db import make_engine
+from core.filters import Filters
+from dashboard.figures import NO_MATCH, month_rows
+from tests.dashboard.charts import chart
+
+PAYMENTS = "../pages/payments.py"
+CLIENTS = "../pages/clients.py"
+
+
+@pytest.fixture(scope="module")
+def db(loaded_sqlite):
+    engine = make_engine(loaded_sqlite)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def payments_page(dashboard, loaded_sqlite):
+    return lambda **env: dashboard(PAYMENTS, **{"DATABASE_URL": loaded_sqlite, **env})
+
+
+def assert_shows(app, db, filters: Filters, month: int | None = None) -> None:
+    assert not app.exception
+    months = queries.payment_months(db, filters)
+    pd.testing.assert_frame_equal(app.dataframe[0].value, month_rows(months), check_dtype=False)
+    billed, paid = chart(app, "chart_totals")["traces"]
+    assert (
+        billed["x"] == list(months["label"]) == [queries.MONTH_LABELS[m] for m in range(6, 0, -1)]
+    )
+    assert (billed["y"], paid["y"]) == (list(months["total_bill"]), list(months["total_paid"]))
+    median_bill, median_paid = chart(app, "chart_medians")["traces"]
+    assert median_bill["y"] == pytest.approx(list(months["median_bill"]))
+    assert median_paid["y"] == pytest.approx(list(months["median_paid"]))
+    groups = chart(app, "chart_status")["traces"]
+    assert [g["name"] for g in groups] == [name for name, _, _ in queries.STATUS_GROUPS]
+    for group in groups:
+        assert group["y"] == pytest.approx(list(months[f"share: {group['name']}"]))
+    moves = queries.status_transitions(db, filters, month=month)
+    heatmap = chart(app, "chart_transitions")["traces"][0]
+    shown_counts = sum(sum(row) for row in heatmap["customdata"])
+    assert shown_counts == moves["clients"].sum()
+    clients = queries.figures(db, filters).clients
+    assert f": {clients:,} clients" in app.caption[0].value
+    assert app.query_params == filters.to_query()
+
+
+def test_opens_on_all_clients(payments_page, db):
+    app = payments_page()
+    assert_shows(app, db, Filters())
+    assert app.caption[0].value.startswith("Showing all clients: 24,000 clients")
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value", "filters"),
+    [
+        ("multiselect", "filter_sex", [1], Filters(sex=(1,))),
+        ("multiselect", "filter_education", [3, 4], Filters(education=(3, 4))),
+        ("multiselect", "filter_marriage", [1], Filters(marriage=(1,))),
+        ("slider", "filter_age", (25, 35), Filters(age=(25, 35))),
+        ("slider", "filter_limit", (100_000, 500_000), Filters(limit_bal=(100_000, 500_000))),
+        ("radio", "filter_defaulted", "yes", Filters(defaulted=True)),
+    ],
+)
+def test_each_filter_widget_changes_what_is_shown(payments_page, db, kind, key, value, filters):
+    app = payments_page()
+    getattr(app, kind)(key=key).set_value(value).run()
+    assert_shows(app, db, filters)
+
+
+@pytest.mark.parametrize("month", [5, 4, 3, 2, 1])
+def test_the_month_pair_chooses_the_transitions(payments_page, db, month):
+    app = payments_page()
+    app.multiselect(key="filter_sex").set_value([2])
+    app.selectbox(key="transition_month").set_value(month).run()
+    assert_shows(app, db, Filters(sex=(2,)), month=month)
+    later, earlier = queries.MONTH_LABELS[month], queries.MONTH_LABELS[month + 1]
+    assert app.selectbox(key="transition_month").format_func(month) == f"{earlier} → {later}"
+    moves = queries.status_transitions(db, Filters(sex=(2,)), month=month)
+    heatmap = chart(app, "chart_transitions")["traces"][0]
+    codes = sorted(set(moves["from_status"]) | set(moves["to_status"]))
+    counts = moves.pivot(index="from_status", columns="to_status", values="clients")
+    counts = counts.reindex(index=codes, columns=codes).fillna(0).astype(int)
+    assert heatmap["customdata"] == counts.to_numpy().tolist()
+
+
+def test_filters_set_here_apply_on_clients(payments_page, db):
+    app = payments_page()
+    app.slider(key="filter_age").set_value((40, 50)).run()
+    app.switch_page(CLIENTS).run()
+    assert app.slider(key="filter_age").value == (40, 50)
+    expected = queries.figures(db, Filters(age=(40, 50)))
+    assert app.metric[0].value == f"{expected.clients:,}"
+
+
+def test_no_clients_match_shows_empty_charts(payments_page):
+    app = payments_page()
+    app.multiselect(key="filter_marriage").set_value([0])
+    app.slider(key="filter_age").set_value((21, 21)).run()
+    assert not app.exception
+    assert "No clients match these filters" in app.info[0].value
+    assert app.caption[0].value.startswith("Showing undocumented (0); age 21-21: 0 clients")
+    for key in ("chart_totals", "chart_medians", "chart_status", "chart_transitions"):
+        assert chart(app, key)["annotations"] == [NO_MATCH]
+    assert app.dataframe[0].value.empty
+
+
+def test_redis_down_results_still_show_and_the_page_says_the_cache_is_off(payments_page, db):
+    app = payments_page(REDIS_URL="redis://127.0.0.1:1/0")
+    assert_shows(app, db, Filters())
+    assert "The query cache is off" in app.warning[-1].value
+
+
+def test_database_down_gives_a_readable_error(dashboard):
+    app = dashboard(PAYMENTS, DATABASE_URL="postgresql://root@127.0.0.1:1/credit")
+    assert not app.exception
+    assert "The database is not available right now" in app.error[0].value
+    assert "127.0.0.1:1" in app.error[0].value
+
+
+def test_an_empty_database_points_to_home(dashboard, tmp_path):
+    app = dashboard(PAYMENTS, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert not app.exception
+    assert "load the data set on the Home page" in app.info[0].value
