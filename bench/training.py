@@ -1,0 +1,202 @@
+"""Training benchmark: our background job against plain PyCaret compare_models, same run.
+
+    python bench/training.py [--folds 5] [--sample N] [--models lr,dt,...]
+                             [--runner rq|local|both] [--repeat 1]
+
+Same data (the training frame read from the database), same models (default: the turbo
+set), same folds and seed. Prints:
+- the job's wall time (submit -> version saved) / compare_models' wall time (read the
+  frame, setup, compare_models), target <= 1.1;
+- seconds from submit to the first leaderboard row, target <= 15 (full data);
+- the best cross-validated AUC with the default settings, target >= 0.78.
+Also the CPU seconds each side used (its processes and their joblib workers): wall time
+on a shared machine moves with whatever else runs, CPU time much less.
+
+BENCH_DATABASE_URL (default: a new SQLite file under /tmp) is loaded with CREDIT_DATA if
+it has no clients. BENCH_REDIS_URL runs the job on an RQ worker; the local runner needs
+nothing. Workers are started (and warmed up) before the clock starts, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+from core import jobs
+from core.db import make_engine
+from core.loader import load_file
+from core.registry import next_version
+from core.status import data_status
+from core.training import SEED, TURBO
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "credit.csv"))
+
+BASELINE = """
+import os, sys, time
+os.environ.setdefault("PYCARET_CUSTOM_LOGGING_PATH", os.devnull)
+from pycaret.classification import ClassificationExperiment
+from core.db import make_engine
+from core.dataset import ID
+from core.training import sample_frame, training_frame
+folds, seed, sample, models = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+engine = make_engine(os.environ["DATABASE_URL"])
+started = time.perf_counter()
+frame = sample_frame(training_frame(engine), sample or None, seed)
+exp = ClassificationExperiment()
+exp.setup(frame.drop(columns=[ID]), target="default", fold=folds, session_id=seed,
+          html=False, verbose=False, system_log=False)
+exp.compare_models(include=models.split(","), fold=folds, sort="AUC", verbose=False)
+seconds = time.perf_counter() - started
+print(seconds, exp.pull()["AUC"].max())
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--sample", type=int, default=0, help="rows (0 = all)")
+    parser.add_argument("--models", default=",".join(TURBO))
+    parser.add_argument("--runner", choices=["rq", "local", "both"], default="both")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="pairs of runs per runner; medians are shown"
+    )
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    redis_url = os.environ.get("BENCH_REDIS_URL")
+    engine = make_engine(url)
+    if data_status(engine).empty:
+        print(f"loading {DATA} into {engine.url.render_as_string()}")
+        load_file(engine, DATA.read_bytes(), str(DATA))
+    clients = data_status(engine).clients
+    rows = args.sample or clients
+    print(f"{rows:,} rows, {args.folds} folds, models {args.models}")
+
+    runners = ["rq", "local"] if args.runner == "both" else [args.runner]
+    if "rq" in runners and not redis_url:
+        print("rq: skipped, BENCH_REDIS_URL is not set")
+        runners.remove("rq")
+    results = {}
+    for runner in runners:
+        pairs = []
+        for _ in range(args.repeat):
+            # The baseline right before each job, so both meet the same machine load.
+            baseline = run_baseline(url, args)
+            wall, cpu, auc = baseline
+            print(f"compare_models: {wall:.1f} s, {cpu:.0f} CPU s, AUC {auc:.4f}")
+            ours = run_job(engine, url, redis_url, runner, args)
+            print(
+                f"{runner} job: {ours[0]:.1f} s, {ours[1]:.0f} CPU s, first row after "
+                f"{ours[3]:.1f} s, AUC {ours[2]:.4f}"
+            )
+            pairs.append((ours, baseline))
+        results[runner] = pairs
+    print()
+    header = ("runner", "job s", "compare s", "ratio", "CPU ratio", "first row s", "AUC")
+    print("{:<8} {:>7} {:>10} {:>6} {:>10} {:>12} {:>7}".format(*header))
+    for runner, pairs in results.items():
+        job = median(ours[0] for ours, _ in pairs)
+        compare = median(baseline[0] for _, baseline in pairs)
+        ratio = median(ours[0] / baseline[0] for ours, baseline in pairs)
+        cpu = median(ours[1] / baseline[1] for ours, baseline in pairs)
+        first_row = median(ours[3] for ours, _ in pairs)
+        auc = min(ours[2] for ours, _ in pairs)
+        print(
+            f"{runner:<8} {job:7.1f} {compare:10.1f} {ratio:6.2f} {cpu:10.2f} "
+            f"{first_row:12.1f} {auc:7.4f}"
+        )
+    if args.repeat > 1:
+        print(f"(medians of {args.repeat} pairs of runs)")
+    print("targets: ratio <= 1.10, first row <= 15 s on the full data, AUC >= 0.78")
+    return 0
+
+
+def children_cpu() -> float:
+    """CPU seconds of the finished child processes (and the ones they waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_baseline(url: str, args) -> tuple[float, float, float]:
+    """(wall s, CPU s, best AUC) of setup + compare_models in a fresh process."""
+    env = {**os.environ, "DATABASE_URL": url}
+    command = [sys.executable, "-c", BASELINE, str(args.folds), str(SEED), str(args.sample)]
+    cpu = children_cpu()
+    output = subprocess.run(
+        [*command, args.models], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    seconds, auc = output.split()[-2:]
+    return float(seconds), children_cpu() - cpu, float(auc)
+
+
+def run_job(engine, url: str, redis_url: str | None, runner: str, args):
+    """Start a warm worker, submit, follow the job; (wall s, CPU s, best AUC, first row s)."""
+    env = {**os.environ, "DATABASE_URL": url}
+    if runner == "rq":
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        command = [sys.executable, "-m", "core", "worker"]
+        env["REDIS_URL"] = redis_url
+    else:
+        client = None
+        command = [sys.executable, "-m", "core", "worker", "--local", "--single"]
+        env.pop("REDIS_URL", None)
+    cpu = children_cpu()
+    log = Path(tempfile.gettempdir()) / f"bench-training-{runner}-worker.log"
+    print(f"{runner} worker log: {log}")
+    with open(log, "wb") as output:
+        worker = subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+    try:
+        wait_for_worker(engine, client, runner)
+        params = dict(
+            folds=args.folds,
+            version=next_version(engine),
+            models=args.models,
+            sample_size=args.sample or None,
+        )
+        job_id = jobs.submit(engine, params, client)
+        while (job := jobs.get_job(engine, job_id)).active:
+            time.sleep(1)  # the times come from the database: polling must not load the CPU
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    if job.state != "finished":
+        raise SystemExit(f"{runner} job {job.state}: {job.error}")
+    first_row = min(r.finished_at for r in job.leaderboard if r.state == "done")
+    return (
+        (job.finished_at - job.submitted_at).total_seconds(),
+        children_cpu() - cpu,
+        job.best_score,
+        (first_row - job.submitted_at).total_seconds(),
+    )
+
+
+def wait_for_worker(engine, client, runner: str, timeout: float = 60) -> None:
+    """Until the worker listens: registered with RQ, or holding the local lock."""
+    from rq import Queue, Worker
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runner == "rq" and Worker.count(queue=Queue(jobs.QUEUE, connection=client)):
+            break
+        if runner == "local" and jobs.local_worker_pid(engine):
+            break
+        time.sleep(0.2)
+    else:
+        raise SystemExit(f"the {runner} worker did not start within {timeout} s")
+    if runner == "local":
+        time.sleep(5)  # it takes the lock, then imports PyCaret before it takes jobs
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Leaderboards: compare model versions side by side, inspect one, mark the champion."""
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from core.db import DatabaseError
+from core.leaderboard import leaderboard, version_history
+from core.registry import VersionError, default_version, list_versions, set_champion
+from core.training import METRICS
+from dashboard import figures_models as figures
+from dashboard.components import engine, stop_with
+
+TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
+
+st.title("Leaderboards")
+st.caption(
+    "Every model a version's training job cross-validated, side by side with other "
+    "versions; the holdout evaluation of each version's kept model; the champion that "
+    "scoring uses by default."
+)
+
+try:
+    versions = list_versions(engine())
+    history = version_history(engine())
+    default = default_version(engine())
+except DatabaseError as exc:
+    stop_with(exc)
+
+if not versions:
+    st.info("No model version yet: train one on the Train page.")
+    st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="🏋️")
+    st.stop()
+
+infos = {info.version: info for info in versions}
+
+
+def version_label(version: str) -> str:
+    info = infos[version]
+    return f"{version}: {info.model_name}" + (" 🏆" if info.is_champion else "")
+
+
+pick, rank = st.columns([3, 1])
+chosen = pick.multiselect(
+    "Versions",
+    list(infos),
+    default=[default],
+    format_func=version_label,
+    key="lb_versions",
+    help="Choose several to compare them side by side.",
+)
+metric = rank.selectbox("Rank by", METRICS, key="lb_metric")
+
+if not chosen:
+    st.info("Choose at least one version.")
+else:
+    try:
+        board = leaderboard(engine(), chosen)
+    except DatabaseError as exc:
+        stop_with(exc)
+    board = board.sort_values(metric, ascending=False, na_position="last")
+    st.dataframe(
+        board.drop(columns=["Model ID"]).assign(Kept=board["Kept"].map({True: "★", False: ""})),
+        hide_index=True,
+        key="lb_table",
+        column_config={
+            **{m: st.column_config.NumberColumn(format="%.4f") for m in METRICS},
+            "TT (Sec)": st.column_config.NumberColumn("TT (s per fold)", format="%.3f"),
+            "Kept": st.column_config.TextColumn("Kept", help="the model the version stores"),
+        },
+    )
+    st.caption("Click a column header to sort. ★ marks the model each version keeps.")
+    left, right = st.columns(2)
+    left.plotly_chart(figures.models_on_metric(board, metric), key="lb_models")
+    right.plotly_chart(figures.auc_against_time(board), key="lb_time")
+    st.plotly_chart(figures.metrics_heatmap(board), key="lb_heatmap")
+
+st.plotly_chart(figures.best_over_time(history), key="lb_history")
+
+st.subheader("One version in detail")
+detail = st.selectbox(
+    "Version",
+    list(infos),
+    index=list(infos).index(chosen[0] if chosen else default),
+    format_func=version_label,
+    key="lb_detail",
+)
+info = infos[detail]
+model, score, data, made = st.columns(4)
+model.metric("Kept model", info.model_id)
+score.metric(info.metric, f"{info.metrics.get(info.metric) or 0:.4f}")
+data.metric("Rows · folds", f"{info.rows:,} · {info.folds}")
+made.metric("Created (UTC)", f"{info.created_at:%Y-%m-%d %H:%M}")
+
+if info.is_champion:
+    st.success(f"Version {detail} is the champion: scoring uses it by default.")
+elif st.button(f"Make version {detail} the champion", key="lb_champion", type="primary"):
+    try:
+        set_champion(engine(), detail)
+    except (VersionError, DatabaseError) as exc:
+        st.error(f"Version {detail} could not be made the champion: {exc}")
+    else:
+        st.rerun()
+
+evaluation = info.evaluation or {}
+roc, pr = st.columns(2)
+roc.plotly_chart(figures.roc_curve(evaluation), key="lb_roc")
+pr.plotly_chart(figures.pr_curve(evaluation), key="lb_pr")
+confusion, importance = st.columns(2)
+confusion.plotly_chart(figures.confusion_matrix(evaluation), key="lb_confusion")
+importance.plotly_chart(figures.feature_importance(evaluation), key="lb_importance")
+
+with st.expander("Parameters, libraries and checksum"):
+    st.markdown(f"**{info.model_name}** (`{info.model_id}`), sha256 `{info.sha256}`")
+    st.code(json.dumps(info.params, indent=2, sort_keys=True), language="json")
+    st.code(json.dumps(info.library_versions, indent=2), language="json")

@@ -1,0 +1,300 @@
+"""Train: queue a training job, watch its leaderboard fill, see past jobs and the data."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import jobs
+from core.db import DatabaseError
+from core.leaderboard import job_board, job_history
+from core.registry import list_versions
+from core.status import data_status, data_version
+from core.training import (
+    DEFAULT_FOLDS,
+    MAX_FOLDS,
+    METRICS,
+    MIN_FOLDS,
+    MIN_SAMPLE,
+    MODELS,
+    NO_PROBABILITIES,
+    TURBO,
+    TrainingError,
+    training_csv,
+    training_frame,
+)
+from dashboard import figures_models as figures
+from dashboard.components import engine, stop_with, store
+
+LEADERBOARDS_PAGE = Path(__file__).resolve().parent / "leaderboards.py"
+POLL_SECONDS = 2
+PREVIEW_ROWS = 100
+STATE_ICONS = {
+    "queued": "⏳",
+    "running": "⚙️",
+    "finished": "✅",
+    "failed": "❌",
+    "cancelled": "⏹️",
+}
+
+st.title("Train models")
+st.caption(
+    "Cross-validate PyCaret's classification models on the loaded clients and keep the "
+    "best one as a new, immutable model version. Training runs in the background: keep "
+    "exploring, this page follows the job."
+)
+
+try:
+    status = data_status(engine())
+    used = {info.version for info in list_versions(engine())}
+    suggested = jobs.suggest_version(engine())
+    runner = jobs.runner_status(engine(), store())
+except DatabaseError as exc:
+    stop_with(exc)
+
+if not runner.ok:
+    st.warning(f"Training is not available right now: {runner.text}")
+else:
+    st.caption(f"Runner: {runner.text}.")
+
+
+def queue_job() -> None:
+    """The Train button's callback: queue the job, then suggest the next version."""
+    params = dict(
+        folds=st.session_state["train_folds"],
+        version=f"{st.session_state['train_version']:.1f}",
+        models=st.session_state["train_models"],
+        metric=st.session_state["train_metric"],
+        sample_size=st.session_state["train_sample"] or None,
+        fix_imbalance=st.session_state["train_imbalance"],
+    )
+    try:
+        st.session_state["train_job"] = jobs.submit(engine(), params, store())
+    except TrainingError as exc:
+        st.session_state["train_problem"] = exc.problems
+        return
+    except (jobs.JobError, DatabaseError) as exc:
+        st.session_state["train_problem"] = [str(exc)]
+        return
+    st.session_state.pop("train_problem", None)
+    st.session_state.pop("train_version", None)  # the slider moves on to the next version
+
+
+def settings_form() -> None:
+    folds_column, version_column = st.columns(2)
+    folds_column.slider(
+        "Cross-validation folds",
+        MIN_FOLDS,
+        MAX_FOLDS,
+        DEFAULT_FOLDS,
+        key="train_folds",
+        help="More folds give steadier scores and take longer.",
+    )
+    top = max(10.0, float(suggested) + 5.0)
+    version = version_column.slider(
+        "Model version",
+        0.1,
+        top,
+        float(suggested),
+        step=0.1,
+        format="%.1f",
+        key="train_version",
+        help="Versions are immutable: a used version is refused.",
+    )
+    chosen_version = f"{version:.1f}"
+    models = st.multiselect(
+        "Models",
+        list(MODELS),
+        default=TURBO,
+        format_func=lambda m: f"{MODELS[m]} ({m})",
+        key="train_models",
+        help="The default is PyCaret's turbo set (all but the slow rbfsvm, gpc and mlp). "
+        "Ridge and linear SVM give no probabilities: they are compared, never kept.",
+    )
+    metric_column, sample_column, fix_column = st.columns(3)
+    metric_column.selectbox(
+        "Pick the best model by",
+        METRICS,
+        key="train_metric",
+        help="AUC ranks clients by risk regardless of threshold. Accuracy misleads when "
+        "about 22% default: a model that never predicts default scores 78%.",
+    )
+    sample_column.number_input(
+        "Training sample (clients; 0 = all)",
+        min_value=0,
+        max_value=max(status.clients, MIN_SAMPLE),
+        value=0,
+        step=500,
+        key="train_sample",
+        help=f"Train on a random sample for a quick look (at least {MIN_SAMPLE:,}).",
+    )
+    fix_column.checkbox(
+        "Fix class imbalance",
+        key="train_imbalance",
+        help="Oversample the defaulters (SMOTE) in the training folds.",
+    )
+    blocked = None
+    if chosen_version in used:
+        blocked = (
+            f"Version {chosen_version} is already used and versions are immutable; "
+            f"the next unused one is {suggested}."
+        )
+    elif not models:
+        blocked = "Choose at least one model."
+    elif all(m in NO_PROBABILITIES for m in models):
+        blocked = "Add a model that gives probabilities (ridge and svm give none)."
+    if blocked:
+        st.error(blocked)
+    st.button(
+        "Train",
+        key="train_submit",
+        type="primary",
+        disabled=bool(blocked),
+        on_click=queue_job,
+    )
+    for problem in st.session_state.get("train_problem", []):
+        st.error(f"The job was not started: {problem}")
+
+
+def cancel_job(job_id: str) -> None:
+    """The Cancel button's callback: the job stops after its current model."""
+    try:
+        jobs.cancel(engine(), job_id)
+    except DatabaseError as exc:
+        st.session_state["train_cancel_problem"] = f"The job could not be cancelled: {exc}"
+    else:
+        st.session_state.pop("train_cancel_problem", None)
+
+
+def show_job(job: jobs.Job) -> None:
+    icon = STATE_ICONS.get(job.state, "")
+    st.subheader(f"{icon} Job for version {job.version}: {job.state}")
+    done, total = job.models_done, job.models_total
+    state, progress, now, elapsed = st.columns(4)
+    state.metric("State", job.state)
+    progress.metric("Models done", f"{done} of {total}")
+    now.metric("Training now", ", ".join(job.training_now) or (job.current_model or "–"))
+    elapsed.metric("Elapsed", "–" if job.seconds is None else f"{job.seconds:.0f} s")
+    if job.active:
+        text = "waiting for a worker" if job.state == "queued" else (job.stage or "running")
+        st.progress(done / total if total else 0.0, text=f"{text}: {done} of {total} models")
+        if job.cancel_requested:
+            st.caption("Cancelling: the job stops after the current model.")
+        else:
+            st.button("Cancel", key="train_cancel", on_click=cancel_job, args=(job.id,))
+        if st.session_state.get("train_cancel_problem"):
+            st.error(st.session_state["train_cancel_problem"])
+    if job.state == "finished":
+        st.success(
+            f"Version {job.version} saved: {job.best_model_name} "
+            f"({job.metric} {job.best_score:.4f}), trained on {job.rows:,} clients."
+        )
+        st.page_link(LEADERBOARDS_PAGE, label="Compare it on the Leaderboards page", icon="🏆")
+    elif job.error:
+        st.error(f"The job {job.state}: {job.error}")
+    elif job.state == "cancelled":
+        st.warning("The job was cancelled; no version was saved.")
+    if job.note:
+        st.info(job.note)
+    for row in job.leaderboard:
+        if row.state == "failed":
+            st.caption(f"{row.model_name} failed and is left out: {row.error}")
+    board = job_board(job)
+    done_rows = board[board["State"] == "done"].sort_values(job.metric, ascending=False)
+    if done_rows.empty:
+        st.caption("The leaderboard fills as each model finishes.")
+        return
+    chart, table = st.columns([3, 2])
+    chart.plotly_chart(figures.models_on_metric(done_rows, job.metric), key="train_board_chart")
+    table.dataframe(
+        done_rows[["Model", *METRICS, "TT (Sec)"]],
+        hide_index=True,
+        key="train_board",
+        column_config={m: st.column_config.NumberColumn(format="%.4f") for m in METRICS},
+    )
+
+
+def progress_panel(job_id: str, was_active: bool) -> None:
+    @st.fragment(run_every=POLL_SECONDS if was_active else None)
+    def panel() -> None:
+        try:
+            jobs.refresh(engine())
+            job = jobs.get_job(engine(), job_id, reap=False)
+        except DatabaseError as exc:
+            st.error(f"The job's progress cannot be read: {exc}")
+            return
+        show_job(job)
+        if was_active and not job.active:
+            st.rerun()  # the history, the versions and the suggested version moved on
+
+    panel()
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def preview(url: str, version: int):
+    return training_frame(engine(), limit=PREVIEW_ROWS)
+
+
+@st.cache_data(max_entries=1, show_spinner="Preparing the CSV...")
+def csv_bytes(url: str, version: int) -> bytes:
+    return training_csv(engine())
+
+
+def training_data() -> None:
+    with st.expander(f"Training data: {status.clients:,} clients, 23 features and `default`"):
+        try:
+            version = data_version(engine())
+            rows = preview(engine().url.render_as_string(), version)
+        except DatabaseError as exc:
+            st.error(f"The training data cannot be read: {exc}")
+            return
+        st.caption(
+            "Clients joined with their six months of payments pivoted back into columns: "
+            f"the frame the models learn from. First {PREVIEW_ROWS} rows:"
+        )
+        st.dataframe(rows, hide_index=True, key="train_preview")
+        url = engine().url.render_as_string()
+        st.download_button(
+            "Download all rows (CSV)",
+            data=lambda: csv_bytes(url, version),
+            file_name=f"training-data-v{version}.csv",
+            mime="text/csv",
+            key="train_download",
+        )
+
+
+if status.empty:
+    st.info("The database has no clients yet: load the data set on the Home page first.")
+    st.stop()
+
+settings_form()
+
+try:
+    shown = st.session_state.get("train_job")
+    active = jobs.latest_active(engine())
+    history = jobs.list_jobs(engine())
+except DatabaseError as exc:
+    stop_with(exc)
+if shown is None and active is not None:
+    shown = active.id  # a reload, or another browser, follows the running job
+if shown is None and history:
+    shown = history[0].id
+if shown is not None:
+    try:
+        was_active = jobs.get_job(engine(), shown, reap=False).active
+    except jobs.JobError:
+        was_active, shown = False, None
+    if shown is not None:
+        progress_panel(shown, was_active)
+
+st.subheader("Job history")
+if history:
+    st.dataframe(
+        job_history(history),
+        hide_index=True,
+        key="train_history",
+        column_config={"Score": st.column_config.NumberColumn(format="%.4f")},
+    )
+else:
+    st.caption("No training job yet.")
+
+training_data()

@@ -1,0 +1,323 @@
+"""Training jobs through real runners: an RQ worker on a real Redis and the local worker
+process, on SQLite and on Postgres. Small real samples and fast models keep each job to
+seconds; the full-data run is marked slow."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import redis
+from rq import Queue, SimpleWorker, Worker
+from sklearn.linear_model import LogisticRegression
+
+from core import jobs
+from core.dataset import FEATURES
+from core.db import make_engine, migrate
+from core.registry import get_version, list_versions, load_pipeline, save_version
+from core.training import TrainingError, training_frame
+from tests.conftest import fresh_postgres, postgres_url
+from tests.jobs_support import (
+    FAST,
+    MANY,
+    first_row_done,
+    load_clients,
+    scores,
+    url_of,
+    wait_for,
+)
+
+EVALUATION_KEYS = {"roc", "pr", "confusion", "importance", "holdout_rows", "train_sample"}
+
+
+@pytest.fixture
+def local_worker(engine):
+    """Stops the local worker that a test's jobs started (one per database)."""
+    yield
+    jobs.stop_local_worker(engine)
+
+
+def run_rq_burst(connection) -> None:
+    """A real RQ worker, in this process, until the training queue is empty."""
+    worker = SimpleWorker([Queue(jobs.QUEUE, connection=connection)], connection=connection)
+    worker.work(burst=True)
+
+
+def test_rq_worker_and_local_worker_train_the_same_leaderboard(
+    engine, real_redis, settings_env, local_worker
+):
+    load_clients(engine)
+    settings_env(DATABASE_URL=url_of(engine))
+
+    on_rq = jobs.submit(engine, {**FAST, "version": "1.0"}, real_redis)
+    assert jobs.get_job(engine, on_rq).state == "queued"
+    run_rq_burst(real_redis)
+    first = jobs.get_job(engine, on_rq)
+    assert first.state == "finished", first.error
+    assert first.runner == "rq" and first.models_done == first.models_total == 3
+    assert first.rows == 1_500 and first.best_model_id in ("lr", "dt", "nb")
+    assert [r.state for r in first.leaderboard] == ["done"] * 3
+    assert all(r.finished_at <= first.finished_at for r in first.leaderboard)
+
+    on_local = jobs.submit(engine, {**FAST, "version": "1.1"}, None)
+    second = wait_for(engine, on_local)
+    assert second.state == "finished", second.error
+    assert second.runner == "local" and second.worker != first.worker
+
+    # Same inputs and seed, another runner: the same leaderboard and the same model.
+    assert scores(second) == scores(first)
+    assert second.best_model_id == first.best_model_id
+    one, other = get_version(engine, "1.0"), get_version(engine, "1.1")
+    assert one.metrics == {**other.metrics, "TT (Sec)": one.metrics["TT (Sec)"]}
+    assert one.evaluation["roc"] == other.evaluation["roc"]
+
+
+def test_a_version_holds_the_finalized_pipeline_and_its_evaluation(
+    engine, real_redis, settings_env
+):
+    load_clients(engine)
+    settings_env(DATABASE_URL=url_of(engine))
+    job_id = jobs.submit(engine, {**FAST, "version": "3.0", "models": ["dt", "lr"]}, real_redis)
+    run_rq_burst(real_redis)
+    job = jobs.get_job(engine, job_id)
+    info = get_version(engine, "3.0")
+    assert info.job_id == job_id and info.model_id == job.best_model_id
+    assert info.folds == 2 and info.rows == 1_500 and info.metric == "AUC"
+    assert set(info.metrics) == {
+        "Accuracy",
+        "AUC",
+        "Recall",
+        "Prec.",
+        "F1",
+        "Kappa",
+        "MCC",
+        "TT (Sec)",
+    }
+    assert {"pycaret", "scikit-learn"} <= set(info.library_versions)
+    evaluation = info.evaluation
+    assert EVALUATION_KEYS <= set(evaluation)
+    assert evaluation["holdout_rows"] == 450  # PyCaret keeps 30% out of training
+    assert sum(evaluation["confusion"].values()) == 450
+    assert len(evaluation["probabilities"]) == 450
+    assert set(evaluation["importance"]) == set(FEATURES)
+    assert all(len(values) == 300 for values in evaluation["train_sample"].values())
+    assert 0.5 < evaluation["roc"]["auc"] <= 1 and len(evaluation["roc"]["fpr"]) <= 200
+
+    pipeline = load_pipeline(engine, "3.0")
+    clients = training_frame(engine, limit=20)[FEATURES]
+    probabilities = pipeline.predict_proba(clients)
+    assert probabilities.shape == (20, 2)
+    assert (
+        np.allclose(probabilities.sum(axis=1), 1)
+        and ((0 <= probabilities) & (probabilities <= 1)).all()
+    )
+
+
+def test_rows_appear_as_models_finish_and_cancel_stops_after_the_current_model(
+    engine, local_worker
+):
+    load_clients(engine)
+    job_id = jobs.submit(engine, {"folds": 3, "version": "1.0", "models": MANY}, None)
+    running = wait_for(engine, job_id, first_row_done)
+    assert running.active, "the job ended before its first row could be seen"
+    done = [r for r in running.leaderboard if r.state == "done"]
+    assert done and running.models_done >= len(done) and running.finished_at is None
+
+    assert jobs.cancel(engine, job_id).cancel_requested
+    job = wait_for(engine, job_id)
+    assert job.state == "cancelled" and job.error is None
+    states = [r.state for r in job.leaderboard]
+    assert 1 <= states.count("done") < len(MANY)
+    assert set(states) <= {"done", "skipped"} and "skipped" in states
+    assert list_versions(engine) == []
+
+
+def test_a_queued_job_is_cancelled_at_once_and_its_task_does_nothing(
+    engine, real_redis, settings_env
+):
+    load_clients(engine, 300)
+    settings_env(DATABASE_URL=url_of(engine))
+    job_id = jobs.submit(engine, {**FAST, "version": "1.0"}, real_redis)
+    job = jobs.cancel(engine, job_id)
+    assert job.state == "cancelled" and job.finished_at is not None
+    run_rq_burst(real_redis)
+    job = jobs.get_job(engine, job_id)
+    assert job.state == "cancelled" and job.started_at is None
+    assert {r.state for r in job.leaderboard} == {"skipped"}
+    assert list_versions(engine) == []
+
+
+def start_rq_worker(engine, redis_url: str) -> subprocess.Popen:
+    """`python -m core worker` on the test Redis: an RQ worker that forks a work horse."""
+    env = {**os.environ, "DATABASE_URL": url_of(engine), "REDIS_URL": redis_url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "core", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the worker and its work horse
+    )
+
+
+def test_two_rq_workers_share_one_job(tmp_path, real_redis, redis_url):
+    """Submit sends one task per listening worker; each claims models until none is left,
+    and the last to finish saves the version."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'credit.db'}")
+    load_clients(engine)
+    workers = [start_rq_worker(engine, redis_url) for _ in range(2)]
+    try:
+        queue = Queue(jobs.QUEUE, connection=real_redis)
+        deadline = time.monotonic() + 60
+        while Worker.count(queue=queue) < 2:
+            assert time.monotonic() < deadline, "the RQ workers did not start"
+            time.sleep(0.2)
+        job_id = jobs.submit(engine, {"folds": 2, "version": "1.0", "models": MANY}, real_redis)
+        job = wait_for(engine, job_id)
+    finally:
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
+    assert job.state == "finished", job.error
+    assert len({row.worker for row in job.leaderboard}) == 2
+    assert [v.version for v in list_versions(engine)] == ["1.0"]
+    engine.dispose()
+
+
+def test_a_killed_worker_fails_the_job_within_30_s_and_saves_nothing(
+    engine, real_redis, redis_url, local_worker
+):
+    """SQLite: the local worker is killed. Postgres: an RQ worker and its work horse."""
+    load_clients(engine)
+    params = {"folds": 3, "version": "1.0", "models": MANY}
+    if engine.dialect.name == "sqlite":
+        job_id = jobs.submit(engine, params, None)
+        wait_for(engine, job_id, first_row_done)
+        os.killpg(jobs.local_worker_pid(engine), signal.SIGKILL)  # with its joblib workers
+    else:
+        worker = start_rq_worker(engine, redis_url)
+        try:
+            job_id = jobs.submit(engine, params, real_redis)
+            job = wait_for(engine, job_id, first_row_done)
+            # The work horse runs the job in a process group of its own (RQ's setpgrp).
+            horse = int(job.worker.rsplit(":", 1)[1])
+            os.killpg(horse, signal.SIGKILL)
+            os.killpg(worker.pid, signal.SIGKILL)
+        finally:
+            worker.wait(timeout=10)
+    killed = jobs.get_job(engine, job_id)
+    assert killed.state == "running", "the job ended before the worker was killed"
+    job = wait_for(engine, job_id, timeout=30)
+    assert job.state == "failed"
+    assert "stopped sending heartbeats" in job.error and "nothing was saved" in job.error
+    assert "running" not in {r.state for r in job.leaderboard}
+    assert list_versions(engine) == []
+
+
+def save_dummy(engine, version: str) -> str:
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    with engine.begin() as connection:
+        return save_version(
+            connection, version=version, pipeline=LogisticRegression().fit(x, x[:, 0] > 0),
+            model_id="lr", model_name="Logistic Regression", metric="AUC", params={},
+            metrics={"AUC": 0.5}, folds=2, rows=40, evaluation={},
+        )  # fmt: skip
+
+
+def test_used_versions_are_refused_and_a_late_clash_saves_nothing(engine, real_redis, settings_env):
+    load_clients(engine)
+    settings_env(DATABASE_URL=url_of(engine))
+    save_dummy(engine, "1.0")
+    with pytest.raises(TrainingError, match=r"version 1.0 is already used.*next unused: 1.1"):
+        jobs.submit(engine, {**FAST, "version": "1.0"}, real_redis)
+
+    job_id = jobs.submit(engine, {**FAST, "version": "2.0"}, real_redis)
+    with pytest.raises(TrainingError, match="version 2.0 is already being trained by job"):
+        jobs.submit(engine, {**FAST, "version": "2.0"}, real_redis)
+    assert jobs.suggest_version(engine) == "2.1"
+
+    # Another process saves 2.0 while the job is queued: the job fails, 2.0 is untouched.
+    digest = save_dummy(engine, "2.0")
+    run_rq_burst(real_redis)
+    job = jobs.get_job(engine, job_id)
+    assert job.state == "failed"
+    assert "version 2.0 was saved by another job while this one ran; nothing was saved" in (
+        job.error
+    )
+    assert get_version(engine, "2.0").sha256 == digest
+    assert [v.version for v in list_versions(engine)] == ["2.0", "1.0"]
+
+
+def test_an_empty_data_set_and_an_oversized_sample_are_refused(engine):
+    with pytest.raises(TrainingError, match="the data set is empty: load clients first"):
+        jobs.submit(engine, {**FAST, "version": "1.0"}, None)
+    load_clients(engine, 300)
+    with pytest.raises(TrainingError, match="sample size 1,000 is larger than the 300 clients"):
+        jobs.submit(engine, {**FAST, "version": "1.0", "sample_size": 1000}, None)
+    assert jobs.list_jobs(engine) == []
+
+
+def test_redis_down_fails_the_job_cleanly_and_says_why(engine):
+    load_clients(engine, 300)
+    down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    status = jobs.runner_status(engine, down)
+    assert not status.ok and "redis://127.0.0.1:1/0 is unavailable" in status.text
+    with pytest.raises(jobs.JobError, match="the job could not be queued: redis://127.0.0.1:1/0"):
+        jobs.submit(engine, {**FAST, "version": "1.0"}, down)
+    [job] = jobs.list_jobs(engine)
+    assert job.state == "failed" and "could not be queued" in job.error
+    assert list_versions(engine) == []
+
+
+def test_runner_status_counts_rq_workers(engine, real_redis):
+    assert "no RQ worker listens" in jobs.runner_status(engine, real_redis).text
+    worker = Worker([Queue(jobs.QUEUE, connection=real_redis)], connection=real_redis)
+    worker.register_birth()
+    try:
+        assert jobs.runner_status(engine, real_redis).text.startswith("jobs run on 1 RQ worker")
+    finally:
+        worker.register_death()
+    assert "local background worker" in jobs.runner_status(engine, None).text
+
+
+@pytest.fixture
+def postgres_engine():
+    """The test Postgres alone: this test takes its database down for a few seconds."""
+    engine = fresh_postgres(postgres_url())
+    migrate(engine)
+    yield engine
+    jobs.stop_local_worker(engine)
+    engine.dispose()
+
+
+def set_connections(engine, allowed: bool) -> None:
+    """Let clients connect to the test database, or refuse them and cut those connected."""
+    name = engine.url.database
+    admin = make_engine(engine.url.set(database="postgres").render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {allowed}')
+        if not allowed:
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            )
+    admin.dispose()
+
+
+def test_the_database_going_down_fails_the_job_and_says_why(postgres_engine):
+    engine = postgres_engine
+    load_clients(engine)
+    job_id = jobs.submit(engine, {"folds": 3, "version": "1.0", "models": MANY}, None)
+    assert wait_for(engine, job_id, first_row_done).active
+    set_connections(engine, False)
+    try:
+        time.sleep(6)  # the worker's next write fails; it keeps trying to record why
+    finally:
+        set_connections(engine, True)
+    job = wait_for(engine, job_id, timeout=30)
+    assert job.state == "failed"
+    assert job.error.startswith("the database became unavailable during training: database ")
+    assert "not currently accepting connections" in job.error or "terminat" in job.error
+    assert list_versions(engine) == []

@@ -1,0 +1,116 @@
+"""The Train and Leaderboards figures, built from plain frames and evaluations."""
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from core.leaderboard import BOARD_COLUMNS, HISTORY_COLUMNS
+from dashboard import figures_models as figures
+
+
+def board() -> pd.DataFrame:
+    rows = [
+        ("1.0", "Logistic Regression", "lr", 0.80, 0.70, 0.12, True),
+        ("1.0", "Naive Bayes", "nb", 0.40, 0.68, 0.01, False),
+        ("1.1", "Gradient Boosting Classifier", "gbc", 0.82, 0.78, 2.60, True),
+        ("1.1", "Ridge Classifier", "ridge", 0.80, None, 0.02, False),
+    ]
+    frame = pd.DataFrame(
+        [
+            {"Version": v, "Model": name, "Model ID": mid, "Accuracy": acc, "AUC": auc,
+             "Recall": 0.3, "Prec.": 0.6, "F1": 0.4, "Kappa": 0.3, "MCC": 0.35,
+             "TT (Sec)": tt, "Kept": kept}
+            for v, name, mid, acc, auc, tt, kept in rows
+        ]
+    )  # fmt: skip
+    return frame[BOARD_COLUMNS]
+
+
+EVALUATION = {
+    "roc": {"fpr": [0.0, 0.2, 1.0], "tpr": [0.0, 0.6, 1.0], "auc": 0.75},
+    "pr": {"recall": [0.0, 0.5, 1.0], "precision": [1.0, 0.6, 0.22]},
+    "confusion": {"tn": 70, "fp": 8, "fn": 12, "tp": 10},
+    "importance": {"PAY_1": 0.4, "LIMIT_BAL": -0.1, "AGE": 0.05},
+    "importance_kind": "permutation (drop in AUC)",
+    "holdout_rows": 100,
+    "threshold": 0.5,
+}
+
+
+def test_models_on_a_metric_one_trace_per_version_best_on_top_kept_marked():
+    figure = figures.models_on_metric(board(), "AUC")
+    assert [t.name for t in figure.data] == ["version 1.0", "version 1.1"]
+    first, second = figure.data
+    assert list(first.y) == ["Naive Bayes", "Logistic Regression"]  # ascending: best on top
+    assert list(second.y) == ["Gradient Boosting Classifier"]  # no AUC, no bar
+    assert first.text[1].endswith("★") and not first.text[0].endswith("★")
+    assert figure.layout.title.text == "Models by AUC"
+
+
+def test_metrics_heatmap_has_a_row_per_version_and_model():
+    figure = figures.metrics_heatmap(board())
+    [heatmap] = figure.data
+    assert list(heatmap.x) == figures.METRICS
+    assert list(heatmap.y) == [
+        "1.0 · Logistic Regression",
+        "1.0 · Naive Bayes",
+        "1.1 · Gradient Boosting Classifier",
+    ]
+    assert heatmap.z[2][0] == pytest.approx(0.78)
+
+
+def test_auc_against_time_uses_a_log_time_axis():
+    figure = figures.auc_against_time(board())
+    assert figure.layout.xaxis.type == "log"
+    assert [list(t.text) for t in figure.data] == [["lr", "nb"], ["gbc"]]
+
+
+def test_best_over_time_marks_the_champion():
+    history = pd.DataFrame(
+        [
+            ["1.0", datetime(2026, 1, 1, tzinfo=UTC), "LR", "AUC", 0.70, 0.70, False],
+            ["1.1", datetime(2026, 1, 2, tzinfo=UTC), "GBC", "AUC", 0.78, 0.78, True],
+        ],
+        columns=HISTORY_COLUMNS,
+    )
+    figure = figures.best_over_time(history)
+    assert list(figure.data[0].text) == ["1.0", "1.1"]
+    assert figure.data[1].name == "champion" and list(figure.data[1].y) == [0.78]
+
+
+def test_evaluation_charts():
+    roc = figures.roc_curve(EVALUATION)
+    assert roc.data[1].name == "AUC 0.7500" and "100 holdout clients" in roc.layout.title.text
+    pr = figures.pr_curve(EVALUATION)
+    assert list(pr.data[0].x) == [0.0, 0.5, 1.0]
+    assert pr.layout.shapes[0].y0 == pytest.approx(0.22)  # 22 of 100 holdout clients default
+    confusion = figures.confusion_matrix(EVALUATION)
+    assert [list(r) for r in confusion.data[0].z] == [[70, 8], [12, 10]]
+    importance = figures.feature_importance(EVALUATION, top=2)
+    assert list(importance.data[0].y) == ["LIMIT_BAL", "PAY_1"]  # largest magnitude on top
+    assert "permutation" in importance.layout.title.text
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: figures.models_on_metric(pd.DataFrame(columns=BOARD_COLUMNS)),
+        lambda: figures.metrics_heatmap(pd.DataFrame(columns=BOARD_COLUMNS)),
+        lambda: figures.auc_against_time(pd.DataFrame(columns=BOARD_COLUMNS)),
+        lambda: figures.best_over_time(pd.DataFrame(columns=HISTORY_COLUMNS)),
+        lambda: figures.roc_curve({}),
+        lambda: figures.pr_curve({}),
+        lambda: figures.confusion_matrix({}),
+        lambda: figures.feature_importance({}),
+    ],
+)
+def test_empty_input_gives_a_chart_that_says_so(build):
+    figure = build()
+    assert isinstance(figure, go.Figure) and not figure.data
+    assert figure.layout.annotations[0].text in (
+        figures.NOTHING,
+        "no model versions yet",
+        "no evaluation stored",
+    )

@@ -1,0 +1,111 @@
+"""AppTest of the Leaderboards page on two versions trained by real jobs: side by side,
+the charts, one version in detail, marking the champion; no versions; database down."""
+
+import os
+
+import pytest
+import redis
+
+from core import jobs
+from core.db import make_engine
+from core.registry import default_version
+from core.runner import train_job
+from tests.conftest import IN_CI
+from tests.dashboard.charts import chart
+from tests.jobs_support import load_clients
+
+PAGE = "../pages/leaderboards.py"
+
+
+@pytest.fixture(scope="module")
+def trained_db(tmp_path_factory):
+    """1,500 real clients and versions 1.0 (lr, nb) and 1.1 (dt, lr, nb) from real jobs.
+
+    The jobs are queued on the test Redis and run here, in this process, by the same
+    function an RQ worker runs; the queue is flushed after.
+    """
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        (pytest.fail if IN_CI else pytest.skip)("TEST_REDIS_URL is not set")
+    queue = redis.Redis.from_url(url)
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('boards') / 'credit.db'}"
+    engine = make_engine(db_url)
+    load_clients(engine)
+    for version, models in (("1.0", ["lr", "nb"]), ("1.1", ["dt", "lr", "nb"])):
+        job_id = jobs.submit(engine, {"folds": 2, "version": version, "models": models}, queue)
+        assert train_job(engine, job_id) == "finished"
+    queue.flushdb()
+    engine.dispose()
+    return db_url
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_without_versions_the_page_points_to_train(dashboard, tmp_path):
+    app = dashboard(PAGE, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert not app.exception
+    assert "No model version yet" in texts(app.info)
+
+
+def test_versions_side_by_side_with_their_charts(dashboard, trained_db):
+    app = dashboard(PAGE, DATABASE_URL=trained_db)
+    assert not app.exception
+    assert app.multiselect(key="lb_versions").value == ["1.1"]  # the newest by default
+    app.multiselect(key="lb_versions").set_value(["1.0", "1.1"]).run()
+    table = app.dataframe[0].value
+    assert sorted(zip(table["Version"], table["Model"], strict=True)) == [
+        ("1.0", "Logistic Regression"),
+        ("1.0", "Naive Bayes"),
+        ("1.1", "Decision Tree Classifier"),
+        ("1.1", "Logistic Regression"),
+        ("1.1", "Naive Bayes"),
+    ]
+    assert list(table["AUC"]) == sorted(table["AUC"], reverse=True)
+    assert {"Accuracy", "AUC", "Recall", "Prec.", "F1", "Kappa", "MCC", "TT (Sec)"} <= set(
+        table.columns
+    )
+    assert (table["Kept"] == "★").sum() == 2
+
+    models = chart(app, "lb_models")
+    assert [t["name"] for t in models["traces"]] == ["version 1.0", "version 1.1"]
+    assert len(chart(app, "lb_heatmap")["traces"][0]["y"]) == 5
+    assert len(chart(app, "lb_time")["traces"]) == 2
+    assert chart(app, "lb_history")["traces"][0]["text"] == ["1.0", "1.1"]
+
+    app.selectbox(key="lb_metric").set_value("Accuracy").run()
+    assert chart(app, "lb_models")["title"] == "Models by Accuracy"
+
+
+def test_one_version_in_detail_and_marking_the_champion(dashboard, trained_db):
+    app = dashboard(PAGE, DATABASE_URL=trained_db)
+    app.selectbox(key="lb_detail").set_value("1.0").run()
+    shown = {m.label: m.value for m in app.metric}
+    assert shown["Rows · folds"] == "1,500 · 2"
+    assert len(chart(app, "lb_roc")["traces"]) == 2
+    assert chart(app, "lb_pr")["traces"][0]["x"]
+    assert sum(map(sum, chart(app, "lb_confusion")["traces"][0]["z"])) == 450
+    assert len(chart(app, "lb_importance")["traces"][0]["y"]) == 15
+
+    app.button(key="lb_champion").click().run()
+    assert not app.exception
+    assert "Version 1.0 is the champion" in texts(app.success)
+    assert default_version(make_engine(trained_db)) == "1.0"
+    assert any(
+        o.startswith("1.0: ") and o.endswith("🏆")
+        for o in app.multiselect(key="lb_versions").options
+    )
+
+
+def test_choosing_no_version_says_so(dashboard, trained_db):
+    app = dashboard(PAGE, DATABASE_URL=trained_db)
+    app.multiselect(key="lb_versions").set_value([]).run()
+    assert not app.exception
+    assert "Choose at least one version." in texts(app.info)
+
+
+def test_database_down_is_said_not_a_traceback(dashboard):
+    app = dashboard(PAGE, DATABASE_URL="postgresql://root@127.0.0.1:1/nothing")
+    assert not app.exception
+    assert "is not available right now" in texts(app.error)

@@ -1,0 +1,133 @@
+"""AppTest of the Train page: queue a job, follow it (also from a second session), cancel,
+bad choices, used versions, and Redis or the database being down."""
+
+import time
+
+import pytest
+
+from core import jobs
+from core.db import make_engine
+from core.training import TURBO
+from tests.dashboard.charts import chart
+from tests.jobs_support import MANY, load_clients
+
+PAGE = "../pages/train.py"
+
+
+@pytest.fixture
+def small_db(tmp_path):
+    """A SQLite database with 1,500 real clients; its local worker is stopped after."""
+    url = f"sqlite:///{tmp_path / 'credit.db'}"
+    engine = make_engine(url)
+    load_clients(engine)
+    yield url
+    jobs.stop_local_worker(engine)
+    engine.dispose()
+
+
+def metrics(app) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def follow(app, until: set[str], timeout: float = 120):
+    """Rerun the page (as its poll does) until the job's State is one of `until`."""
+    deadline = time.monotonic() + timeout
+    while metrics(app).get("State") not in until:
+        assert time.monotonic() < deadline, f"the job is still {metrics(app).get('State')}"
+        time.sleep(0.5)
+        app.run()
+    return app
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_without_data_the_page_says_to_load_it(dashboard, tmp_path):
+    app = dashboard(PAGE, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert not app.exception
+    assert "no clients yet" in texts(app.info)
+
+
+def test_train_two_models_and_watch_the_leaderboard_fill(dashboard, small_db):
+    app = dashboard(PAGE, DATABASE_URL=small_db)
+    assert not app.exception
+    assert app.slider(key="train_folds").value == 5
+    assert app.slider(key="train_version").value == pytest.approx(1.0)
+    assert app.multiselect(key="train_models").value == TURBO
+    assert app.selectbox(key="train_metric").value == "AUC"
+    assert "local background worker" in texts(app.caption)
+    assert app.get("download_button") and app.dataframe[-1].value.shape == (100, 25)
+
+    app.slider(key="train_folds").set_value(2)
+    app.multiselect(key="train_models").set_value(["lr", "nb"])
+    app.button(key="train_submit").click().run()
+    assert not app.exception and not app.error
+    assert metrics(app)["State"] in ("queued", "running")
+    assert app.slider(key="train_version").value == pytest.approx(1.1)  # 1.0 is being trained
+
+    other = dashboard(PAGE, DATABASE_URL=small_db)  # a reload, or a second browser
+    assert "Job for version 1.0" in texts(other.subheader)
+
+    follow(app, {"finished", "failed", "cancelled"})
+    assert metrics(app)["State"] == "finished", texts(app.error)
+    assert metrics(app)["Models done"] == "2 of 2"
+    assert "Version 1.0 saved" in texts(app.success)
+    board = chart(app, "train_board_chart")
+    assert sorted(board["traces"][0]["y"]) == ["Logistic Regression", "Naive Bayes"]
+    history = app.dataframe[-2].value
+    assert list(history["State"]) == ["finished"] and list(history["Version"]) == ["1.0"]
+
+    follow(other, {"finished"})  # the other session sees the same end
+    assert "Version 1.0 saved" in texts(other.success)
+
+    app.slider(key="train_version").set_value(1.0).run()
+    assert "Version 1.0 is already used and versions are immutable" in texts(app.error)
+    assert app.button(key="train_submit").disabled
+
+
+def test_bad_choices_are_refused_before_and_by_core(dashboard, small_db):
+    app = dashboard(PAGE, DATABASE_URL=small_db)
+    app.multiselect(key="train_models").set_value([]).run()
+    assert "Choose at least one model." in texts(app.error)
+    assert app.button(key="train_submit").disabled
+    app.multiselect(key="train_models").set_value(["ridge"]).run()
+    assert "gives probabilities" in texts(app.error)
+
+    app.multiselect(key="train_models").set_value(["lr"])
+    app.number_input(key="train_sample").set_value(100).run()
+    app.button(key="train_submit").click().run()
+    assert not app.exception
+    assert "The job was not started: sample size must be a whole number of at least 200" in (
+        texts(app.error)
+    )
+    assert jobs.list_jobs(make_engine(small_db)) == []
+
+
+def test_cancel_from_the_page(dashboard, small_db):
+    app = dashboard(PAGE, DATABASE_URL=small_db)
+    app.slider(key="train_folds").set_value(3)
+    app.multiselect(key="train_models").set_value(MANY)
+    app.button(key="train_submit").click().run()
+    app.button(key="train_cancel").click().run()
+    assert not app.exception
+    follow(app, {"cancelled", "finished", "failed"})
+    assert metrics(app)["State"] == "cancelled"
+    assert "no version was saved" in texts(app.warning)
+
+
+def test_redis_down_is_said_and_the_job_fails_cleanly(dashboard, small_db):
+    app = dashboard(PAGE, DATABASE_URL=small_db, REDIS_URL="redis://127.0.0.1:1/0")
+    assert not app.exception
+    assert "redis://127.0.0.1:1/0 is unavailable, so jobs cannot be queued" in texts(app.warning)
+    app.multiselect(key="train_models").set_value(["lr"])
+    app.button(key="train_submit").click().run()
+    assert not app.exception
+    assert "The job was not started: the job could not be queued" in texts(app.error)
+    assert metrics(app)["State"] == "failed"
+
+
+def test_database_down_is_said_not_a_traceback(dashboard):
+    app = dashboard(PAGE, DATABASE_URL="postgresql://root@127.0.0.1:1/nothing")
+    assert not app.exception
+    assert "is not available right now" in texts(app.error)

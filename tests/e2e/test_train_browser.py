@@ -1,0 +1,59 @@
+"""A person trains two fast models from the Train page in Chromium, watches the job end,
+sees the leaderboard chart, then compares the version on the Leaderboards page."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from core import jobs
+from core.db import make_engine
+from tests.jobs_support import load_clients
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def small_database(tmp_path):
+    """1,500 real clients in SQLite; the local worker the dashboard starts is stopped after."""
+    url = f"sqlite:///{tmp_path / 'credit.db'}"
+    engine = make_engine(url)
+    load_clients(engine)
+    yield url
+    jobs.stop_local_worker(engine)
+    engine.dispose()
+
+
+def test_train_two_fast_models_and_see_the_leaderboard_chart(page, start_dashboard, small_database):
+    url = start_dashboard(DATABASE_URL=small_database)
+    page.goto(f"{url}/train")
+    expect(page.get_by_role("heading", name="Train models")).to_be_visible()
+
+    folds = page.get_by_role("slider", name="Cross-validation folds")
+    folds.focus()
+    folds.press("Home")  # the minimum: 2 folds
+    expect(page.get_by_test_id("stSliderThumbValue").first).to_have_text("2")
+
+    models = page.get_by_test_id("stMultiSelect").filter(has_text="Models")
+    models.get_by_role("button", name="Clear all").click()
+    box = models.get_by_role("combobox", name="Models")
+    for name in ("Logistic Regression (lr)", "Naive Bayes (nb)"):
+        box.click()
+        box.fill(name.split(" (")[0])
+        page.get_by_role("option", name=name).click()
+    page.keyboard.press("Escape")
+    expect(
+        models.get_by_label("Selected values").get_by_title(re.compile(r"\((lr|nb)\)"))
+    ).to_have_count(2)
+
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text("Version 1.0 saved")).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("stMetric").filter(has_text="Models done")).to_contain_text("2 of 2")
+    board = page.locator(".js-plotly-plot").filter(has_text="Models by AUC")
+    expect(board).to_be_visible()
+    expect(board.locator(".bars .point")).to_have_count(2)
+
+    page.get_by_role("link", name="Compare it on the Leaderboards page").click()
+    expect(page.get_by_role("heading", name="Leaderboards")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").filter(has_text="ROC curve")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").filter(has_text="Models by AUC")).to_be_visible()
