@@ -1,0 +1,351 @@
+"""Score: one client through a form (and why), a file of clients, and monitoring."""
+
+from pathlib import Path
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from core.dataset import DOMAINS, LABELS, DataError
+from core.db import DatabaseError
+from core.features import TYPICAL, client_features, typical_values
+from core.monitoring import KEY_FEATURES, monitoring
+from core.registry import ArtifactError, VersionError, list_versions
+from core.schemas import DESCRIPTIONS, STATUS_LABELS, TITLES, InputError
+from core.scoring import PREDICTIONS, explain, get_model, score, score_file
+from dashboard import score_figures as figures
+from dashboard.components import engine, stop_with
+from dashboard.score_form import CLIENT_FIELDS, form_features, months_table
+
+TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
+MONITOR_LIMITS = [1_000, 5_000, 20_000]
+
+st.title("Score clients")
+st.caption(
+    "Estimate the probability that a client defaults next month with a trained model, see "
+    "which features push the score up or down, score a whole file, and watch recent scores."
+)
+
+
+def link_to_train() -> None:
+    """A link to the Train page when the dashboard has one, else a pointer in words."""
+    try:
+        st.page_link(TRAIN_PAGE, label="Train a model on the Train page", icon="🏋️")
+    except (StreamlitAPIException, KeyError):
+        st.caption("Train one on the Train page (under Models in the menu).")
+
+
+try:
+    versions = list_versions(engine())
+except DatabaseError as exc:
+    stop_with(exc)
+
+if not versions:
+    st.info("No model has been trained yet, so there is nothing to score with.")
+    link_to_train()
+    st.stop()
+
+names = {v.version: v for v in versions}
+champion = next((v.version for v in versions if v.is_champion), versions[0].version)
+choice, cut = st.columns([2, 3])
+version = choice.selectbox(
+    "Model version",
+    list(names),
+    index=list(names).index(champion),
+    format_func=lambda v: (
+        f"{v}: {names[v].model_name}" + (" (champion)" if names[v].is_champion else "")
+    ),
+    key="score_version",
+)
+threshold = cut.slider(
+    "Threshold: a probability at or above it is labelled Default",
+    min_value=0.0,
+    max_value=1.0,
+    value=0.5,
+    step=0.01,
+    key="score_threshold",
+)
+
+try:
+    get_model(engine(), version)
+except (ArtifactError, VersionError) as exc:
+    st.error(f"Model version {version} cannot be used: {exc}")
+    st.stop()
+except DatabaseError as exc:
+    stop_with(exc)
+
+one, batch, watch = st.tabs(["One client", "A file of clients", "Monitoring"])
+
+
+def fill(values: dict[str, int]) -> None:
+    for name in CLIENT_FIELDS:
+        st.session_state[f"score_{name}"] = values[name]
+    st.session_state["score_months_data"] = months_table(values)
+    # A new key gives a fresh editor: edits made to the old table do not carry over.
+    st.session_state["score_months_rev"] = st.session_state.get("score_months_rev", 0) + 1
+
+
+def fill_typical(note: bool = True) -> None:
+    try:
+        fill(typical_values(engine()))
+    except DatabaseError as exc:
+        fill(TYPICAL)
+        st.session_state["score_fill_note"] = ("error", f"Typical values of the real data: {exc}")
+        return
+    if note:
+        st.session_state["score_fill_note"] = ("info", "Filled in typical values.")
+
+
+def fill_from_client() -> None:
+    client_id = st.session_state.get("score_client_id")
+    if client_id is None:
+        st.session_state["score_fill_note"] = ("warning", "Enter a client id first.")
+        return
+    try:
+        values = client_features(engine(), int(client_id))
+    except DatabaseError as exc:
+        st.session_state["score_fill_note"] = ("error", str(exc))
+        return
+    if values is None:
+        st.session_state["score_fill_note"] = ("warning", f"No client has id {client_id}.")
+        return
+    fill(values)
+    st.session_state["score_fill_note"] = ("info", f"Filled in client {client_id}.")
+
+
+def client_form() -> None:
+    if "score_months_data" not in st.session_state or "score_AGE" not in st.session_state:
+        fill_typical(note=False)
+    left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
+    left.number_input(
+        "Start from a client in the data (id)",
+        min_value=1,
+        step=1,
+        value=None,
+        key="score_client_id",
+    )
+    middle.button("Fill from client", key="score_fill_client", on_click=fill_from_client)
+    right.button("Typical values", key="score_fill_typical", on_click=fill_typical)
+    kind, text = st.session_state.pop("score_fill_note", (None, None))
+    if kind:
+        getattr(st, kind)(text)
+
+    with st.form("score_form"):
+        st.markdown("**The client**")
+        columns = st.columns(5)
+        for column, name in zip(columns[:3], ["SEX", "EDUCATION", "MARRIAGE"], strict=True):
+            column.selectbox(
+                TITLES[name],
+                list(LABELS[name]),
+                format_func=LABELS[name].get,
+                key=f"score_{name}",
+            )
+        columns[3].number_input(
+            "Age (years)",
+            min_value=DOMAINS["AGE"][0],
+            max_value=DOMAINS["AGE"][1],
+            step=1,
+            key="score_AGE",
+        )
+        columns[4].number_input(
+            "Credit limit (NT$)",
+            min_value=DOMAINS["LIMIT_BAL"][0],
+            max_value=DOMAINS["LIMIT_BAL"][1],
+            step=10_000,
+            key="score_LIMIT_BAL",
+        )
+        st.markdown("**The last six months** (latest first)")
+        table = st.data_editor(
+            st.session_state["score_months_data"],
+            key=f"score_months_{st.session_state['score_months_rev']}",
+            hide_index=True,
+            num_rows="fixed",
+            width="stretch",
+            column_config=months_columns(),
+        )
+        submitted = st.form_submit_button("Score", key="score_submit", type="primary")
+    if submitted:
+        client = {name: st.session_state[f"score_{name}"] for name in CLIENT_FIELDS}
+        run_score(form_features(client, table))
+
+
+def months_columns() -> dict:
+    low, high = DOMAINS["BILL_AMT1"]
+    return {
+        "Month": st.column_config.TextColumn("Month", disabled=True),
+        "Status": st.column_config.SelectboxColumn(
+            "Repayment status",
+            options=list(STATUS_LABELS),
+            format_func=STATUS_LABELS.get,
+            required=True,
+            help=DESCRIPTIONS["PAY_1"].split(" in ")[0],
+        ),
+        "Bill": st.column_config.NumberColumn(
+            "Bill (NT$)",
+            min_value=low,
+            max_value=high,
+            step=1,
+            format="%d",
+            required=True,
+            help="Bill statement amount; negative is a credit balance",
+        ),
+        "Paid": st.column_config.NumberColumn(
+            "Amount paid (NT$)",
+            min_value=0,
+            max_value=DOMAINS["PAY_AMT1"][1],
+            step=1,
+            format="%d",
+            required=True,
+        ),
+    }
+
+
+def run_score(features: dict) -> None:
+    try:
+        result = score(engine(), features, version=version, threshold=threshold, source="form")
+        why = explain(engine(), features, version=version)
+    except InputError as exc:
+        st.session_state.pop("score_result", None)
+        st.error("The client cannot be scored:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
+        return
+    except DatabaseError as exc:
+        st.error(f"Nothing was scored: {exc}")
+        return
+    st.session_state["score_result"] = (result, why)
+
+
+def show_result() -> None:
+    if "score_result" not in st.session_state:
+        st.caption("Fill in the client and press Score.")
+        return
+    result, why = st.session_state["score_result"]
+    label = PREDICTIONS[int(result.probability >= threshold)]
+    st.subheader("Result")
+    first, second, third = st.columns(3)
+    first.metric("Probability of default", f"{result.probability:.1%}")
+    second.metric(f"Prediction at threshold {threshold:.2f}", label)
+    third.metric("Model version", result.version)
+    chart, reasons = st.columns([2, 3])
+    chart.plotly_chart(figures.gauge(result.probability, threshold), key="score_gauge")
+    reasons.plotly_chart(figures.explanation_bars(why.effects), key="score_explanation")
+    if why.method.startswith("SHAP"):
+        how = (
+            f"the model's average score is {why.baseline:.1%}; the effects of all 23 "
+            "features add up from there to this client's score"
+        )
+    else:
+        how = (
+            "each bar is how much higher (red) or lower (blue) the score is than it would be "
+            f"with that one feature at its typical value; a typical client scores "
+            f"{why.baseline:.1%}"
+        )
+    reasons.caption(f"Method: {why.method}: {how}.")
+
+
+def batch_tab() -> None:
+    st.markdown(
+        "Upload a CSV of clients with the data set's columns (any of the loader's headers; "
+        "`ID` and `default` are optional). Every row is checked first: a file with problems "
+        "is not scored at all."
+    )
+    upload = st.file_uploader("Clients (CSV)", type=["csv"], key="score_upload")
+    if st.button("Score file", key="score_batch_run", disabled=upload is None, type="primary"):
+        try:
+            with st.spinner("Scoring..."):
+                results = score_file(
+                    engine(), upload.getvalue(), version=version, threshold=threshold
+                )
+        except DataError as exc:
+            st.session_state.pop("score_batch", None)
+            st.error("Nothing was scored: the file has problems.\n\n" + bullets(exc))
+        except DatabaseError as exc:
+            st.error(f"Nothing was scored: {exc}")
+        else:
+            st.session_state["score_batch"] = (upload.name, results)
+    if "score_batch" in st.session_state:
+        show_batch(*st.session_state["score_batch"])
+
+
+def bullets(exc: DataError) -> str:
+    lines = [f"- {p}" for p in exc.problems]
+    if exc.total > len(exc.problems):
+        lines.append(f"- ... and {exc.total - len(exc.problems)} more")
+    return "\n".join(lines)
+
+
+def show_batch(name: str, results) -> None:
+    results = results.assign(label=(results["probability"] >= threshold).astype(int))
+    first, second, third = st.columns(3)
+    first.metric("Clients scored", f"{len(results):,}")
+    second.metric(f"Predicted to default at {threshold:.2f}", f"{int(results['label'].sum()):,}")
+    third.metric("Mean probability", f"{results['probability'].mean():.1%}")
+    st.caption(f"{name}, scored with model version {results.attrs.get('version', version)}.")
+    st.plotly_chart(
+        figures.probability_histogram(results["probability"], threshold), key="score_histogram"
+    )
+    st.download_button(
+        "Download the results (CSV)",
+        results.to_csv(index=False).encode(),
+        file_name=f"{Path(name).stem}-scored.csv",
+        mime="text/csv",
+        key="score_download",
+    )
+    st.dataframe(results.head(200), hide_index=True)
+
+
+def monitoring_tab() -> None:
+    limit = st.selectbox(
+        "Recent scores to compare",
+        MONITOR_LIMITS,
+        index=1,
+        format_func="{:,}".format,
+        key="score_monitor_limit",
+    )
+    try:
+        watched = monitoring(engine(), version, limit=limit)
+    except DatabaseError as exc:
+        st.error(f"Monitoring is not available: {exc}")
+        return
+    if watched.recent.empty:
+        st.info(
+            f"No scores of model version {version} are logged yet. Every score made here, "
+            "from a file or by the CLI is logged; score some clients and come back."
+        )
+        return
+    st.caption(
+        f"The newest {len(watched.recent):,} scores of version {version} against its "
+        f"training reference ({watched.reference.source}). KS distance: 0 means the same "
+        "distribution, 1 completely different."
+    )
+    drift = watched.drift.set_index("name")["ks_distance"]
+    st.plotly_chart(
+        figures.compare_distributions(
+            watched.recent["probability"],
+            watched.reference.probabilities,
+            f"Probability of default (KS distance {format_distance(drift['probability'])})",
+            unit_range=[0, 1],
+        ),
+        key="score_monitor_probability",
+    )
+    columns = st.columns(2)
+    for i, name in enumerate(KEY_FEATURES):
+        columns[i % 2].plotly_chart(
+            figures.compare_distributions(
+                watched.recent[name],
+                watched.reference.features[name],
+                f"{TITLES[name]} (KS distance {format_distance(drift[name])})",
+            ),
+            key=f"score_monitor_{name}",
+        )
+
+
+def format_distance(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.2f}"
+
+
+with one:
+    client_form()
+    show_result()
+with batch:
+    batch_tab()
+with watch:
+    monitoring_tab()

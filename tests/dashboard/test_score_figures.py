@@ -1,0 +1,72 @@
+"""The Score page's figure builders and form shapes, without Streamlit."""
+
+import numpy as np
+import pandas as pd
+
+from core.dataset import FEATURES
+from dashboard.score_figures import (
+    DOWN,
+    UP,
+    compare_distributions,
+    explanation_bars,
+    gauge,
+    probability_histogram,
+)
+from dashboard.score_form import form_features, months_table
+
+CLIENT = dict(zip(FEATURES, range(1, 24), strict=True))
+
+
+def test_gauge_shows_percent_and_marks_the_threshold():
+    figure = gauge(0.734, 0.6)
+    indicator = figure.data[0]
+    assert indicator.value == 73.4 and indicator.number.suffix == "%"
+    assert indicator.gauge.threshold.value == 60 and indicator.gauge.bar.color == UP
+    assert gauge(0.2, 0.6).data[0].gauge.bar.color == DOWN
+
+
+def test_explanation_bars_put_the_largest_effect_on_top_in_plain_words():
+    effects = pd.DataFrame(
+        {
+            "feature": ["PAY_1", "LIMIT_BAL", "SEX"],
+            "value": [2, 50000, 2],
+            "effect": [0.21, -0.05, 0.01],
+        }
+    )
+    bars = explanation_bars(effects, top=2).data[0]
+    assert list(bars.y) == ["Credit limit: 50,000", "Status Sep 2005: 2 months late"]
+    assert list(bars.x) == [-5.0, 21.0]
+    assert list(bars.marker.color) == [DOWN, UP]
+
+
+def test_probability_histogram_spans_zero_to_one_with_the_threshold():
+    figure = probability_histogram(np.array([0.1, 0.5, 0.9]), 0.35)
+    assert figure.layout.xaxis.range == (0, 1)
+    assert figure.layout.shapes[0].x0 == 0.35
+
+
+def test_distributions_compare_recent_with_training_as_shares():
+    figure = compare_distributions([1, 2], [1, 2, 3], "Age", unit_range=[0, 1])
+    assert [trace.name for trace in figure.data] == ["Training (3)", "Recent scores (2)"]
+    assert {trace.histnorm for trace in figure.data} == {"percent"}
+
+
+def test_the_months_table_round_trips_to_features():
+    table = months_table(CLIENT)
+    assert table["Month"].tolist()[0] == "Sep 2005" and len(table) == 6
+    assert table.iloc[0].tolist() == [
+        "Sep 2005",
+        CLIENT["PAY_1"],
+        CLIENT["BILL_AMT1"],
+        CLIENT["PAY_AMT1"],
+    ]
+    client = {name: CLIENT[name] for name in ["SEX", "EDUCATION", "MARRIAGE", "AGE", "LIMIT_BAL"]}
+    assert form_features(client, table) == CLIENT
+
+
+def test_blank_cells_become_missing_values():
+    table = months_table(CLIENT).astype({"Bill": float})
+    table.loc[2, "Bill"] = np.nan
+    features = form_features({}, table)
+    assert features["BILL_AMT3"] is None and features["SEX"] is None
+    assert isinstance(features["BILL_AMT1"], float | int)

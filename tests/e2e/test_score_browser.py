@@ -1,0 +1,50 @@
+"""A person opens the Score page in Chromium, fills the form from a client and sees the score."""
+
+import shutil
+
+import pytest
+from playwright.sync_api import expect
+
+from core.dataset import FEATURES, ID
+from core.db import make_engine
+from core.predictions import recent_scores
+from core.scoring import score
+from tests.trained import real_frame, register
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def database_with_model(loaded_database, tmp_path) -> str:
+    """A copy of the shared database (the real data) with a logistic regression as 1.0."""
+    source = loaded_database.removeprefix("sqlite:///")
+    target = tmp_path / "scoring.db"
+    shutil.copy(source, target)
+    url = f"sqlite:///{target}"
+    engine = make_engine(url)
+    register(engine, "1.0", "lr")
+    engine.dispose()
+    return url
+
+
+def test_a_client_is_scored_from_the_form(page, start_dashboard, database_with_model):
+    url = start_dashboard(DATABASE_URL=database_with_model)
+    page.goto(f"{url}/score")
+    expect(page.get_by_role("heading", name="Score clients")).to_be_visible()
+    client_id = page.get_by_label("Start from a client in the data (id)")
+    client_id.fill("5")
+    client_id.press("Enter")
+    page.get_by_role("button", name="Fill from client").click()
+    expect(page.get_by_text("Filled in client 5.")).to_be_visible()
+    page.get_by_role("button", name="Score", exact=True).click()
+
+    client = real_frame().set_index(ID).loc[5, FEATURES].astype(int).to_dict()
+    engine = make_engine(database_with_model)
+    expected = score(engine, client, version="1.0")
+    probability = page.get_by_test_id("stMetric").filter(has_text="Probability of default")
+    expect(probability).to_contain_text(f"{expected.probability:.1%}")
+    prediction = page.get_by_test_id("stMetric").filter(has_text="Prediction at threshold")
+    expect(prediction).to_contain_text(expected.label_text)
+    expect(page.get_by_text("Red pushes towards default")).to_be_visible()
+    assert recent_scores(engine)["source"].tolist() == ["form"]
+    engine.dispose()
