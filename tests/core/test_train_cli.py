@@ -1,31 +1,12 @@
 """`python -m core train` and `python -m core worker` as a user runs them, in subprocesses."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from core import jobs
 from core.db import make_engine
 from core.registry import list_versions
+from tests.core.test_cli import run_cli
 from tests.jobs_support import load_clients
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    environment.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "core", *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture
