@@ -9,9 +9,9 @@ and the data version, so a load invalidates them; pass `cache=None` to compute u
 Aggregates read summaries that are rebuilt here, once, when the data version has moved
 on (see core.models): the client-level figures and charts `client_summary` (clients per
 combination of the filterable columns), the monthly payment totals and status shares
-`payment_summary`, the status transitions `status_moves`, and the exact medians
-`client_months` (one row per client). Row-level questions (table, export, lookup) read
-the tables.
+`payment_summary`, the status transitions `status_moves`, and for the exact medians
+`client_months` (one row per client) and, with no filter, `overall_medians`. Row-level
+questions (table, export, lookup) read the tables.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ from core.models import (
     Payment,
     SummaryState,
     client_months,
+    overall_medians,
     payment_summary,
     status_moves,
 )
@@ -111,6 +112,7 @@ CLIENT_SUMMARY, PAYMENT_SUMMARIES = "client_summary", "payments"
 SUMMARY_SETS = {
     summary: CLIENT_SUMMARY,
     client_months: PAYMENT_SUMMARIES,
+    overall_medians: PAYMENT_SUMMARIES,
     payment_summary: PAYMENT_SUMMARIES,
     status_moves: PAYMENT_SUMMARIES,
 }
@@ -423,21 +425,21 @@ def payment_medians(
     """Per month, oldest first: the exact median bill and amount paid of the matching
     clients (columns month, label, median_bill, median_paid).
 
-    Reads `client_months` (one row per client, the months side by side) and sorts every
+    With no filter, reads `overall_medians`, computed once per data version. Otherwise
+    reads `client_months` (one row per client, the months side by side) and sorts every
     matching value: on a large portfolio this is the slow one of the payments queries.
     """
 
     def compute(connection: Connection) -> pd.DataFrame:
-        table = client_months
-        medians = []
-        for m in MONTHS:
-            medians.append(_median(connection, table.c[f"bill_{m}"]).label(f"bill_{m}"))
-            medians.append(_median(connection, table.c[f"paid_{m}"]).label(f"paid_{m}"))
-        row = connection.execute(select(*medians).where(filters.where(table))).one()._mapping
+        if filters.empty:
+            stored = select(overall_medians).order_by(overall_medians.c.month.desc())
+            rows = connection.execute(stored).all()
+        else:
+            rows = _rows_by_month(connection.execute(_median_statement(connection, filters)))
         records = [
-            (m, MONTH_LABELS[m], float(row[f"bill_{m}"]), float(row[f"paid_{m}"]))
-            for m in MONTHS
-            if row[f"bill_{m}"] is not None
+            (month, MONTH_LABELS[month], float(bill), float(paid))
+            for month, bill, paid in rows
+            if bill is not None
         ]
         frame = pd.DataFrame(records, columns=["month", "label", "median_bill", "median_paid"])
         return frame.astype({"month": "int64", "median_bill": float, "median_paid": float})
@@ -451,6 +453,23 @@ def payment_medians(
         needs=PAYMENT_SUMMARIES,
         heavy=True,
     )
+
+
+def _median_statement(connection: Connection, filters: Filters) -> Select:
+    """One row: each month's median bill and amount paid (`bill_m`, `paid_m`) of the rows
+    of client_months that match `filters`."""
+    table = client_months
+    medians = []
+    for m in MONTHS:
+        medians.append(_median(connection, table.c[f"bill_{m}"]).label(f"bill_{m}"))
+        medians.append(_median(connection, table.c[f"paid_{m}"]).label(f"paid_{m}"))
+    return select(*medians).where(filters.where(table))
+
+
+def _rows_by_month(result) -> list[tuple[int, float | None, float | None]]:
+    """(month, median bill, median paid) per month, oldest first, from _median_statement."""
+    row = result.one()._mapping
+    return [(m, row[f"bill_{m}"], row[f"paid_{m}"]) for m in MONTHS]
 
 
 def payment_months(
@@ -538,11 +557,11 @@ def refresh_summary(engine: Engine, version: int, name: str = CLIENT_SUMMARY) ->
     """Rebuild a set of summaries unless it already holds data `version` or newer.
 
     `name` is CLIENT_SUMMARY (`client_summary`, from the clients) or PAYMENT_SUMMARIES
-    (`client_months` from the clients and payments, then `payment_summary` and
-    `status_moves` from it). One transaction per set. Returns whether it rebuilt.
-    Concurrent callers wait on the set's state row lock, then find it fresh; a version
-    read before a load that lands mid-build only causes one more rebuild later, never a
-    stale summary under a new version.
+    (`client_months` from the clients and payments, then `overall_medians`,
+    `payment_summary` and `status_moves` from it). One transaction per set. Returns
+    whether it rebuilt. Concurrent callers wait on the set's state row lock, then find
+    it fresh; a version read before a load that lands mid-build only causes one more
+    rebuild later, never a stale summary under a new version.
     """
     if (summary_version(engine, name) or -1) >= version:
         return False  # the usual case, answered without taking the lock
@@ -562,6 +581,7 @@ def refresh_summary(engine: Engine, version: int, name: str = CLIENT_SUMMARY) ->
                 _build_client_summary(connection)
             else:
                 _build_client_months(connection)
+                _build_overall_medians(connection)
                 _build_payment_summary(connection)
                 _build_status_moves(connection)
             if postgres:
@@ -619,6 +639,14 @@ def _build_client_months(connection: Connection) -> None:
     connection.execute(insert(client_months).from_select([*FILTER_COLUMNS, *pivoted], pivot))
     if postgres:
         _planner(connection, hashagg="on", hashjoin="on", sort="on")
+
+
+def _build_overall_medians(connection: Connection) -> None:
+    """The exact medians of every client, per month (the unfiltered Payments page)."""
+    rows = _rows_by_month(connection.execute(_median_statement(connection, Filters())))
+    columns = ("month", "median_bill", "median_paid")
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    connection.execute(insert(overall_medians), records)
 
 
 def _planner(connection: Connection, **methods: str) -> None:

@@ -20,10 +20,18 @@ from core.dataset import ID, parse_csv
 from core.db import DatabaseError, make_engine
 from core.filters import Filters
 from core.loader import load_frame, synthetic
-from core.models import ClientSummary, SummaryState, client_months, payment_summary, status_moves
+from core.models import (
+    ClientSummary,
+    SummaryState,
+    client_months,
+    overall_medians,
+    payment_summary,
+    status_moves,
+)
 from tests.tcp_proxy import TcpProxy
 
 SAMPLE_ROWS = 3_000
+SUMMARY_TABLES = (client_months, overall_medians, payment_summary, status_moves)
 
 FILTERS = [
     Filters(),
@@ -285,7 +293,7 @@ def test_payments_summaries_are_rebuilt_for_a_new_data_version(engine, sample):
     load_frame(engine, more, "more clients")
     clients, payments = frames.read_tables(engine)
     filters = Filters(age=(30, 40), limit_bal=(10_000, 400_000))
-    for check in (Filters(age=(30, 40)), filters):
+    for check in (Filters(), Filters(age=(30, 40)), filters):
         exactly(
             queries.payment_totals(engine, check), frames.payment_totals(clients, payments, check)
         )
@@ -299,6 +307,21 @@ def test_payments_summaries_are_rebuilt_for_a_new_data_version(engine, sample):
         )
     assert queries.summary_version(engine, queries.PAYMENT_SUMMARIES) == 2
     assert not queries.payment_totals(engine, Filters(age=(30, 40))).equals(before)
+
+
+def test_unfiltered_medians_are_read_from_their_summary(loaded):
+    """Every client's medians are computed once per data version, not sorted per view."""
+    engine, clients, payments = loaded
+    queries.refresh_summary(engine, 1, queries.PAYMENT_SUMMARIES)
+    with engine.begin() as connection:
+        stored = connection.scalar(select(func.count()).select_from(overall_medians))
+        connection.execute(client_months.delete())  # what a filtered view sorts
+    assert stored == 6
+    exactly(
+        queries.payment_medians(engine, Filters()),
+        frames.payment_medians(clients, payments, Filters()),
+    )
+    assert queries.payment_medians(engine, Filters(sex=(1,))).empty
 
 
 def test_each_summary_set_is_built_when_a_query_first_needs_it(engine, sample):
@@ -333,14 +356,15 @@ def test_summaries_lost_with_their_state_are_rebuilt(loaded):
     queries.figures(engine, Filters())
     queries.payment_totals(engine, Filters())
     with engine.begin() as connection:
-        for table in (ClientSummary.__table__, client_months, payment_summary, status_moves):
+        for table in (ClientSummary.__table__, *SUMMARY_TABLES):
             connection.execute(table.delete())
         connection.execute(SummaryState.__table__.delete())
     assert queries.figures(engine, Filters()).clients == SAMPLE_ROWS
-    exactly(
-        queries.payment_months(engine, Filters(sex=(1,))),
-        frames.payment_months(clients, payments, Filters(sex=(1,))),
-    )
+    for filters in (Filters(), Filters(sex=(1,))):
+        exactly(
+            queries.payment_months(engine, filters),
+            frames.payment_months(clients, payments, filters),
+        )
     assert queries.summary_version(engine, queries.PAYMENT_SUMMARIES) == 1
 
 
