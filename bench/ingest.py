@@ -14,30 +14,16 @@ import statistics
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from benchdb import fresh_database
 from core.dataset import BILLS, PAID, STATUS, parse_csv, validate_frame
-from core.db import make_engine, migrate
 from core.loader import load_file, load_frame, synthetic
 from core.models import Client, Payment
 
 DEFAULT_URL = "postgresql://root@127.0.0.1:5432/credit_bench"
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "credit.csv"
-
-
-def fresh_database(url: str):
-    """Drop and recreate the benchmark database; return a migrated engine on it."""
-    parsed = make_url(url).set(drivername="postgresql+psycopg")
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    engine = make_engine(parsed.render_as_string(hide_password=False))
-    migrate(engine)
-    return engine
 
 
 def clear(engine) -> None:

@@ -1,7 +1,7 @@
 """Explore-query benchmark: SQL uncached and cached against pandas, and the pages' run time.
 
     python bench/queries.py [--database-url URL] [--clients 1000000] [--repeat 15]
-                            [--redis-url URL] [--reload] [--no-pages]
+                            [--redis-url URL] [--reload] [--no-pages] [--only TEXT]
 
 1. Loads N synthetic clients into the Postgres database BENCH_QUERIES_DATABASE_URL (default
    postgresql://127.0.0.1:5432/credit_bench_queries, created when missing; reloaded only
@@ -31,9 +31,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 
+from benchdb import ensure_database
 from core import frames, queries
 from core.cache import MemoryStore, QueryCache, connect, get_store, invalidate
 from core.config import get_settings, normalise_database_url
@@ -137,19 +138,6 @@ def p50(run: Callable[[], object], repeat: int, budget: float = 20.0) -> float:
     return statistics.median(times)
 
 
-def ensure_database(url: str) -> None:
-    """Create the benchmark database when it does not exist."""
-    parsed = make_url(normalise_database_url(url))
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
-        )
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-
-
 def load_synthetic(engine, clients: int, reload: bool) -> None:
     source = f"synthetic ({clients:,} clients)"
     status = data_status(engine)
@@ -176,7 +164,7 @@ def rebuild_summaries(engine) -> dict[str, float]:
     return seconds
 
 
-def bench_queries(engine, cache: QueryCache, repeat: int) -> list[dict]:
+def bench_queries(engine, cache: QueryCache, repeat: int, only: str = "") -> list[dict]:
     clients_read = p50(lambda: frames.read_clients(engine), 3)
     clients = frames.read_clients(engine)
     started = time.perf_counter()
@@ -188,6 +176,8 @@ def bench_queries(engine, cache: QueryCache, repeat: int) -> list[dict]:
     )
     rows = []
     for name, sql, pandas, reads_payments in CASES:
+        if only not in name:
+            continue
         read = clients_read + payments_read if reads_payments else clients_read
         for label, filters in FILTER_SETS.items():
             uncached = p50(lambda: sql(engine, filters, None), repeat)  # noqa: B023
@@ -230,6 +220,8 @@ def summarise(rows: list[dict]) -> None:
     }
     print()
     for title, group in groups.items():
+        if not group:  # left out by --only
+            continue
         uncached = max(row["uncached"] for row in group)
         cached = max(row["cached"] for row in group)
         ratio = min(row["pandas"] / row["uncached"] for row in group)
@@ -302,6 +294,7 @@ def main() -> None:
     parser.add_argument("--csv", default=os.environ.get("CREDIT_DATA", str(DEFAULT_CSV)))
     parser.add_argument("--reload", action="store_true", help="load the synthetic data again")
     parser.add_argument("--no-pages", action="store_true", help="skip the page timings")
+    parser.add_argument("--only", default="", help="only the queries whose name has this text")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -312,7 +305,7 @@ def main() -> None:
     built = rebuild_summaries(engine)
     print(
         f"summaries built once per load: client_summary {built[queries.CLIENT_SUMMARY]:.1f} s, "
-        f"payments (client_months, payment_summary, status_moves) "
+        f"payments (client_months, overall_medians, payment_summary, status_moves) "
         f"{built[queries.PAYMENT_SUMMARIES]:.1f} s"
     )
     store = connect(args.redis_url) if args.redis_url else MemoryStore()
@@ -322,7 +315,7 @@ def main() -> None:
         f"{'query':<30} {'filters':<36} {'SQL ms':>9} {'cached':>8} {'pandas ms':>10} "
         f"{'(compute)':>9} {'ratio':>8}"
     )
-    rows = bench_queries(engine, QueryCache(store), args.repeat)
+    rows = bench_queries(engine, QueryCache(store), args.repeat, args.only)
     summarise(rows)
     engine.dispose()
     if not args.no_pages:

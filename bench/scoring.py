@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
+from benchdb import fresh_database
 from core.dataset import FEATURES, ID, parse_csv
-from core.db import make_engine, migrate
 from core.models import ModelVersion
 from core.registry import save_version
 from core.scoring import get_model, score, score_file
@@ -36,23 +35,6 @@ from core.scoring import get_model, score, score_file
 DEFAULT_URL = "postgresql://root@127.0.0.1:5432/credit_scoring_bench"
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "credit.csv"
 BATCH_ROWS = 100_000
-
-
-def fresh_database(url: str):
-    """A migrated, empty database: Postgres is dropped and recreated, SQLite removed."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        Path(parsed.database).unlink(missing_ok=True)
-    else:
-        parsed = parsed.set(drivername="postgresql+psycopg")
-        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-        admin.dispose()
-    engine = make_engine(parsed.render_as_string(hide_password=False))
-    migrate(engine)
-    return engine
 
 
 def train(frame: pd.DataFrame, model_ids: list[str]) -> dict:
