@@ -1,5 +1,6 @@
 """AppTest helpers: run the dashboard shell against a chosen database and cache."""
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,26 @@ def loaded_sqlite(tmp_path_factory) -> str:
     load_file(engine, REAL_DATA.read_bytes(), "credit.csv")
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def db(loaded_sqlite):
+    """An engine on the real data set of `loaded_sqlite`, to ask core what pages must show."""
+    engine = make_engine(loaded_sqlite)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def real_data_page(dashboard, loaded_sqlite):
+    """Returns `open(page, **env)`: the dashboard on `page`, over the real data on SQLite."""
+
+    def open_page(page: str, **env: str | None) -> AppTest:
+        return dashboard(page, **{"DATABASE_URL": loaded_sqlite, **env})
+
+    return open_page
+
+
+def page_opener(page: str, name: str):
+    """A fixture `name` returning `open(**env)`: the dashboard on `page` over the real data."""
+    return pytest.fixture(lambda real_data_page: partial(real_data_page, page), name=name)

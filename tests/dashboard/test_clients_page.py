@@ -9,12 +9,11 @@ from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
 from core import queries
-from core.db import make_engine
 from core.filters import Filters
 from core.loader import load_file
 from dashboard.figures import NO_MATCH, client_rows, metric_values
 from tests.dashboard.charts import chart
-from tests.dashboard.conftest import APP
+from tests.dashboard.conftest import APP, page_opener
 from tests.tcp_proxy import TcpProxy
 
 CLIENTS = "../pages/clients.py"
@@ -22,16 +21,7 @@ PAYMENTS = "../pages/payments.py"
 HOME = "../pages/home.py"
 
 
-@pytest.fixture(scope="module")
-def db(loaded_sqlite):
-    engine = make_engine(loaded_sqlite)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def clients_page(dashboard, loaded_sqlite):
-    return lambda **env: dashboard(CLIENTS, **{"DATABASE_URL": loaded_sqlite, **env})
+clients_page = page_opener(CLIENTS, "clients_page")
 
 
 def metrics(app) -> dict[str, str]:

@@ -7,25 +7,16 @@ import pandas as pd
 import pytest
 
 from core import queries
-from core.db import make_engine
 from core.filters import Filters
 from dashboard.figures import NO_MATCH, month_rows
 from tests.dashboard.charts import chart
+from tests.dashboard.conftest import page_opener
 
 PAYMENTS = "../pages/payments.py"
 CLIENTS = "../pages/clients.py"
 
 
-@pytest.fixture(scope="module")
-def db(loaded_sqlite):
-    engine = make_engine(loaded_sqlite)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def payments_page(dashboard, loaded_sqlite):
-    return lambda **env: dashboard(PAYMENTS, **{"DATABASE_URL": loaded_sqlite, **env})
+payments_page = page_opener(PAYMENTS, "payments_page")
 
 
 def assert_shows(app, db, filters: Filters, month: int | None = None) -> None:
