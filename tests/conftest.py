@@ -106,3 +106,18 @@ def settings_env(monkeypatch):
     get_settings.cache_clear()
     yield apply
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def small_sqlite(tmp_path) -> str:
+    """A SQLite database with 1,500 real clients, for training; the local worker a test or
+    the dashboard starts on it is stopped after."""
+    from core import jobs
+    from tests.jobs_support import load_clients
+
+    url = f"sqlite:///{tmp_path / 'credit.db'}"
+    engine = make_engine(url)
+    load_clients(engine)
+    yield url
+    jobs.stop_local_worker(engine)
+    engine.dispose()

@@ -1,4 +1,5 @@
-"""Read back the plotly charts an AppTest run drew: traces with their arrays decoded."""
+"""Read back what an AppTest run shows: metrics, texts, and plotly charts with their arrays
+decoded."""
 
 from __future__ import annotations
 
@@ -6,6 +7,16 @@ import base64
 import json
 
 import numpy as np
+
+
+def metrics(app) -> dict[str, str]:
+    """Each st.metric shown: label -> value."""
+    return {m.label: m.value for m in app.metric}
+
+
+def texts(elements) -> str:
+    """The values of some elements (app.markdown, app.error, ...), one per line."""
+    return "\n".join(str(e.value) for e in elements)
 
 
 def chart(app, key: str) -> dict:

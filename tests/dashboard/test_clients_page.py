@@ -12,7 +12,7 @@ from core import queries
 from core.filters import Filters
 from core.loader import load_file
 from dashboard.figures import NO_MATCH, client_rows, metric_values
-from tests.dashboard.charts import chart
+from tests.dashboard.charts import chart, metrics
 from tests.dashboard.conftest import APP, page_opener
 from tests.tcp_proxy import TcpProxy
 
@@ -22,10 +22,6 @@ HOME = "../pages/home.py"
 
 
 clients_page = page_opener(CLIENTS, "clients_page")
-
-
-def metrics(app) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
 
 
 def assert_shows(app, db, filters: Filters) -> None:

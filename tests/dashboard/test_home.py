@@ -1,15 +1,13 @@
 """AppTest of the shell and the Home page: counts, counter, services, upload, failures."""
 
+from tests.dashboard.charts import metrics
+
 ROW = "20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1"
 HEADER = (
     "LIMIT_BAL,SEX,EDUCATION,MARRIAGE,AGE,PAY_1,PAY_2,PAY_3,PAY_4,PAY_5,PAY_6,BILL_AMT1,"
     "BILL_AMT2,BILL_AMT3,BILL_AMT4,BILL_AMT5,BILL_AMT6,PAY_AMT1,PAY_AMT2,PAY_AMT3,PAY_AMT4,"
     "PAY_AMT5,PAY_AMT6,default"
 )
-
-
-def metrics(app) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
 
 
 def test_shell_opens_home_with_counts_and_services(dashboard, loaded_sqlite):

@@ -11,7 +11,7 @@ from core.db import make_engine
 from core.registry import default_version
 from core.runner import train_job
 from tests.conftest import IN_CI
-from tests.dashboard.charts import chart
+from tests.dashboard.charts import chart, texts
 from tests.jobs_support import load_clients
 
 PAGE = "../pages/leaderboards.py"
@@ -37,10 +37,6 @@ def trained_db(tmp_path_factory):
     queue.flushdb()
     engine.dispose()
     return db_url
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
 
 
 def test_without_versions_the_page_points_to_train(dashboard, tmp_path):

@@ -14,6 +14,7 @@ from core.loader import load_frame
 from core.models import ModelVersion
 from core.predictions import recent_scores
 from core.scoring import score
+from tests.dashboard.charts import metrics
 from tests.trained import real_frame, register
 
 PAGE = "../pages/score.py"
@@ -42,10 +43,6 @@ def engine_of():
     yield make
     for engine in engines:
         engine.dispose()
-
-
-def metrics(app) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
 
 
 def charts(app) -> dict[str, dict]:

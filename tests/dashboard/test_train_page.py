@@ -8,25 +8,10 @@ import pytest
 from core import jobs
 from core.db import make_engine
 from core.training import TURBO
-from tests.dashboard.charts import chart
-from tests.jobs_support import MANY, load_clients
+from tests.dashboard.charts import chart, metrics, texts
+from tests.jobs_support import MANY
 
 PAGE = "../pages/train.py"
-
-
-@pytest.fixture
-def small_db(tmp_path):
-    """A SQLite database with 1,500 real clients; its local worker is stopped after."""
-    url = f"sqlite:///{tmp_path / 'credit.db'}"
-    engine = make_engine(url)
-    load_clients(engine)
-    yield url
-    jobs.stop_local_worker(engine)
-    engine.dispose()
-
-
-def metrics(app) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
 
 
 def follow(app, until: set[str], timeout: float = 120):
@@ -39,18 +24,14 @@ def follow(app, until: set[str], timeout: float = 120):
     return app
 
 
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
 def test_without_data_the_page_says_to_load_it(dashboard, tmp_path):
     app = dashboard(PAGE, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
     assert not app.exception
     assert "no clients yet" in texts(app.info)
 
 
-def test_train_two_models_and_watch_the_leaderboard_fill(dashboard, small_db):
-    app = dashboard(PAGE, DATABASE_URL=small_db)
+def test_train_two_models_and_watch_the_leaderboard_fill(dashboard, small_sqlite):
+    app = dashboard(PAGE, DATABASE_URL=small_sqlite)
     assert not app.exception
     assert app.slider(key="train_folds").value == 5
     assert app.slider(key="train_version").value == pytest.approx(1.0)
@@ -66,7 +47,7 @@ def test_train_two_models_and_watch_the_leaderboard_fill(dashboard, small_db):
     assert metrics(app)["State"] in ("queued", "running")
     assert app.slider(key="train_version").value == pytest.approx(1.1)  # 1.0 is being trained
 
-    other = dashboard(PAGE, DATABASE_URL=small_db)  # a reload, or a second browser
+    other = dashboard(PAGE, DATABASE_URL=small_sqlite)  # a reload, or a second browser
     assert "Job for version 1.0" in texts(other.subheader)
 
     follow(app, {"finished", "failed", "cancelled"})
@@ -86,8 +67,8 @@ def test_train_two_models_and_watch_the_leaderboard_fill(dashboard, small_db):
     assert app.button(key="train_submit").disabled
 
 
-def test_bad_choices_are_refused_before_and_by_core(dashboard, small_db):
-    app = dashboard(PAGE, DATABASE_URL=small_db)
+def test_bad_choices_are_refused_before_and_by_core(dashboard, small_sqlite):
+    app = dashboard(PAGE, DATABASE_URL=small_sqlite)
     app.multiselect(key="train_models").set_value([]).run()
     assert "Choose at least one model." in texts(app.error)
     assert app.button(key="train_submit").disabled
@@ -101,11 +82,11 @@ def test_bad_choices_are_refused_before_and_by_core(dashboard, small_db):
     assert "The job was not started: sample size must be a whole number of at least 200" in (
         texts(app.error)
     )
-    assert jobs.list_jobs(make_engine(small_db)) == []
+    assert jobs.list_jobs(make_engine(small_sqlite)) == []
 
 
-def test_cancel_from_the_page(dashboard, small_db):
-    app = dashboard(PAGE, DATABASE_URL=small_db)
+def test_cancel_from_the_page(dashboard, small_sqlite):
+    app = dashboard(PAGE, DATABASE_URL=small_sqlite)
     app.slider(key="train_folds").set_value(3)
     app.multiselect(key="train_models").set_value(MANY)
     app.button(key="train_submit").click().run()
@@ -116,8 +97,8 @@ def test_cancel_from_the_page(dashboard, small_db):
     assert "no version was saved" in texts(app.warning)
 
 
-def test_redis_down_is_said_and_the_job_fails_cleanly(dashboard, small_db):
-    app = dashboard(PAGE, DATABASE_URL=small_db, REDIS_URL="redis://127.0.0.1:1/0")
+def test_redis_down_is_said_and_the_job_fails_cleanly(dashboard, small_sqlite):
+    app = dashboard(PAGE, DATABASE_URL=small_sqlite, REDIS_URL="redis://127.0.0.1:1/0")
     assert not app.exception
     assert "redis://127.0.0.1:1/0 is unavailable, so jobs cannot be queued" in texts(app.warning)
     app.multiselect(key="train_models").set_value(["lr"])

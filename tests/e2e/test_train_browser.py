@@ -6,26 +6,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from core import jobs
-from core.db import make_engine
-from tests.jobs_support import load_clients
-
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def small_database(tmp_path):
-    """1,500 real clients in SQLite; the local worker the dashboard starts is stopped after."""
-    url = f"sqlite:///{tmp_path / 'credit.db'}"
-    engine = make_engine(url)
-    load_clients(engine)
-    yield url
-    jobs.stop_local_worker(engine)
-    engine.dispose()
-
-
-def test_train_two_fast_models_and_see_the_leaderboard_chart(page, start_dashboard, small_database):
-    url = start_dashboard(DATABASE_URL=small_database)
+def test_train_two_fast_models_and_see_the_leaderboard_chart(page, start_dashboard, small_sqlite):
+    url = start_dashboard(DATABASE_URL=small_sqlite)
     page.goto(f"{url}/train")
     expect(page.get_by_role("heading", name="Train models")).to_be_visible()
 
