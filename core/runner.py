@@ -124,15 +124,7 @@ class _JobRun:
         job = self._claim()
         if job is None:
             return self._state()
-        params = TrainingParams(
-            folds=job.folds,
-            version=job.version,
-            models=tuple(job.models),
-            metric=job.metric,
-            sample_size=job.sample_size,
-            fix_imbalance=job.fix_imbalance,
-            seed=job.seed,
-        )
+        params = TrainingParams.from_row(job)
         try:
             with Heartbeat(self.engine, self.job_id, self.worker):
                 self._train_all(params)

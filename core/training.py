@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -94,6 +94,16 @@ class TrainingParams:
     sample_size: int | None = None
     fix_imbalance: bool = False
     seed: int = SEED
+
+    def as_row(self) -> dict[str, Any]:
+        """The columns of a training_jobs row that hold these parameters."""
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"models": list(self.models)}
+
+    @classmethod
+    def from_row(cls, job: Any) -> TrainingParams:
+        """The parameters that a training_jobs row (or a TrainingJob) holds."""
+        values = {f.name: getattr(job, f.name) for f in fields(cls)}
+        return cls(**values | {"models": tuple(job.models)})
 
 
 def check_params(

@@ -13,12 +13,14 @@ import pytest
 import redis
 from rq import Queue, SimpleWorker, Worker
 from sklearn.linear_model import LogisticRegression
+from sqlalchemy import select
 
 from core import jobs
 from core.dataset import FEATURES
 from core.db import make_engine, migrate
+from core.models import TrainingJob
 from core.registry import get_version, list_versions, load_pipeline, save_version
-from core.training import TrainingError, training_frame
+from core.training import TrainingError, TrainingParams, check_params, training_frame
 from tests.conftest import fresh_postgres, postgres_url
 from tests.jobs_support import (
     FAST,
@@ -257,6 +259,24 @@ def test_an_empty_data_set_and_an_oversized_sample_are_refused(engine):
     with pytest.raises(TrainingError, match="sample size 1,000 is larger than the 300 clients"):
         jobs.submit(engine, {**FAST, "version": "1.0", "sample_size": 1000}, None)
     assert jobs.list_jobs(engine) == []
+
+
+def test_a_job_row_gives_back_the_parameters_it_was_submitted_with(engine, real_redis):
+    """The queued row is all a worker sees: every parameter must survive the round trip."""
+    load_clients(engine, 300)
+    asked = check_params(
+        folds=3,
+        version="2.5",
+        models=["nb", "lr"],
+        metric="F1",
+        sample_size=250,
+        fix_imbalance=True,
+        seed=7,
+    )
+    job_id = jobs.submit(engine, asked, real_redis)
+    with engine.connect() as connection:
+        row = connection.execute(select(TrainingJob).where(TrainingJob.id == job_id)).one()
+    assert TrainingParams.from_row(row) == asked
 
 
 def test_redis_down_fails_the_job_cleanly_and_says_why(engine):
