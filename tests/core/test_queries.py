@@ -11,13 +11,15 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from core import frames, queries
 from core.cache import MemoryStore, QueryCache, connect
 from core.dataset import ID, parse_csv
-from core.db import DatabaseError, make_engine
+from core.db import MIGRATIONS, DatabaseError, make_engine
 from core.filters import Filters
 from core.loader import load_frame, synthetic
 from core.models import (
@@ -322,6 +324,26 @@ def test_unfiltered_medians_are_read_from_their_summary(loaded):
         frames.payment_medians(clients, payments, Filters()),
     )
     assert queries.payment_medians(engine, Filters(sex=(1,))).empty
+
+
+def test_a_database_summarised_before_overall_medians_existed_gets_them(loaded):
+    """Migration 0006 marks the payments summaries stale, so the next query fills the table."""
+    engine, clients, payments = loaded
+    queries.refresh_summary(engine, 1, queries.PAYMENT_SUMMARIES)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    upgraded = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        exactly(
+            queries.payment_medians(upgraded, Filters()),
+            frames.payment_medians(clients, payments, Filters()),
+        )
+        assert queries.summary_version(upgraded, queries.PAYMENT_SUMMARIES) == 1
+    finally:
+        upgraded.dispose()
 
 
 def test_each_summary_set_is_built_when_a_query_first_needs_it(engine, sample):
