@@ -57,6 +57,14 @@ def stop_with(error: Exception, what: str = "The database") -> None:
     st.stop()
 
 
+def stop_without_clients(status) -> None:
+    """On a page that needs data: say how to load it and end this script run when the
+    database holds no clients (`status` is core.status.data_status's answer)."""
+    if status.empty:
+        st.info("The database has no clients yet: load the data set on the Home page.")
+        st.stop()
+
+
 class ProgressBar:
     """A `progress(done, total)` callback that drives an st.progress bar."""
 

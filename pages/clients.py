@@ -9,7 +9,7 @@ from core import queries
 from core.db import DatabaseError
 from core.status import data_status
 from dashboard import figures as charts
-from dashboard.components import engine, query_cache, stop_with
+from dashboard.components import engine, query_cache, stop_with, stop_without_clients
 from dashboard.filters import filter_sidebar, mirror_in_url
 
 LARGEST_ID = 2**53 - 1  # the largest whole number a browser holds exactly
@@ -27,9 +27,7 @@ st.title("Clients")
 db, cache = engine(), query_cache()
 
 try:
-    if data_status(db).empty:
-        st.info("The database has no clients yet: load the data set on the Home page.")
-        st.stop()
+    stop_without_clients(data_status(db))
     filters = filter_sidebar(queries.bounds(db, cache=cache))
     shown = queries.figures(db, filters, cache=cache)
     ages = queries.age_distribution(db, filters, cache=cache)

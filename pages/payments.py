@@ -7,7 +7,7 @@ from core import queries
 from core.db import DatabaseError
 from core.status import data_status
 from dashboard import figures as charts
-from dashboard.components import engine, query_cache, stop_with
+from dashboard.components import engine, query_cache, stop_with, stop_without_clients
 from dashboard.filters import filter_sidebar, mirror_in_url
 
 ALL_MONTHS = "all"
@@ -24,9 +24,7 @@ st.title("Payments")
 db, cache = engine(), query_cache()
 
 try:
-    if data_status(db).empty:
-        st.info("The database has no clients yet: load the data set on the Home page.")
-        st.stop()
+    stop_without_clients(data_status(db))
     filters = filter_sidebar(queries.bounds(db, cache=cache))
     # The first query after a load also builds the payments summaries (seconds, once).
     with st.spinner("Summing up the payments..."):

@@ -23,7 +23,7 @@ from core.training import (
     training_frame,
 )
 from dashboard import figures_models as figures
-from dashboard.components import engine, stop_with, store
+from dashboard.components import engine, stop_with, stop_without_clients, store
 
 LEADERBOARDS_PAGE = Path(__file__).resolve().parent / "leaderboards.py"
 POLL_SECONDS = 2
@@ -262,9 +262,7 @@ def training_data() -> None:
         )
 
 
-if status.empty:
-    st.info("The database has no clients yet: load the data set on the Home page first.")
-    st.stop()
+stop_without_clients(status)
 
 settings_form()
 
