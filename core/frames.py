@@ -119,10 +119,12 @@ def payment_totals(clients: pd.DataFrame, payments: pd.DataFrame, filters: Filte
 def payment_medians(
     clients: pd.DataFrame, payments: pd.DataFrame, filters: Filters
 ) -> pd.DataFrame:
+    """Exact medians: each interval is the median itself."""
     grouped = _payments_of(clients, payments, filters).groupby("month")
-    frame = pd.DataFrame(
-        {"median_bill": grouped["bill_amt"].median(), "median_paid": grouped["pay_amt"].median()}
-    )
+    bill, paid = grouped["bill_amt"].median(), grouped["pay_amt"].median()
+    frame = pd.DataFrame({"median_bill": bill, "median_paid": paid})
+    frame = frame.assign(bill_low=bill, bill_high=bill, paid_low=paid, paid_high=paid)
+    frame["median_clients"] = grouped["bill_amt"].count()
     return _by_month(frame)
 
 

@@ -127,6 +127,19 @@ overall_medians = Table(
     Column("month", SmallInteger, primary_key=True),
     Column("median_bill", Float),
     Column("median_paid", Float),
+    Column("clients", Integer),  # values each median is taken over (clients with that month)
+)
+
+# Up to 200,000 clients drawn at random per data version, numbered 0, 1, ... by `draw` in
+# the order drawn, so that `draw < n` is a uniform sample of n clients: the Payments page
+# estimates medians under broad filters from it (core.queries.payment_medians).
+median_sample = Table(
+    "median_sample",
+    Base.metadata,
+    Column("draw", Integer, primary_key=True, autoincrement=False),
+    *_filter_columns(),
+    *(Column(f"bill_{m}", Integer) for m in range(1, MONTHS + 1)),
+    *(Column(f"paid_{m}", Integer) for m in range(1, MONTHS + 1)),
 )
 
 # The two summaries below come at four grains: `grain` 3 per combination of the filterable

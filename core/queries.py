@@ -9,9 +9,10 @@ and the data version, so a load invalidates them; pass `cache=None` to compute u
 Aggregates read summaries that are rebuilt here, once, when the data version has moved
 on (see core.models): the client-level figures and charts `client_summary` (clients per
 combination of the filterable columns), the monthly payment totals and status shares
-`payment_summary`, the status transitions `status_moves`, and for the exact medians
-`client_months` (one row per client) and, with no filter, `overall_medians`. Row-level
-questions (table, export, lookup) read the tables.
+`payment_summary`, the status transitions `status_moves`, and for the medians
+`client_months` (one row per client), `overall_medians` (with no filter) and
+`median_sample` (a random sample of clients, for broad filters). Row-level questions
+(table, export, lookup) read the tables.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import operator
 import statistics
 import time
@@ -47,6 +49,7 @@ from sqlalchemy import (
     update,
     values,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -62,6 +65,7 @@ from core.models import (
     Payment,
     SummaryState,
     client_months,
+    median_sample,
     overall_medians,
     payment_summary,
     status_moves,
@@ -99,8 +103,17 @@ GROUP_KEYS = dict(zip((g[0] for g in STATUS_GROUPS), STATUS_GROUP_KEYS, strict=T
 # payment_totals' columns; payment_months adds the medians after the group counts.
 TOTAL_COLUMNS = ["month", "label", "clients", "total_bill", "total_paid", *GROUP_KEYS]
 TOTAL_COLUMNS += [f"share: {name}" for name in GROUP_KEYS]
-MONTH_COLUMNS = TOTAL_COLUMNS[: 5 + len(GROUP_KEYS)] + ["median_bill", "median_paid"]
+MEDIAN_COLUMNS = ["month", "label", "median_bill", "median_paid"]
+MEDIAN_COLUMNS += ["bill_low", "bill_high", "paid_low", "paid_high", "median_clients"]
+MONTH_COLUMNS = TOTAL_COLUMNS[: 5 + len(GROUP_KEYS)] + MEDIAN_COLUMNS[2:]
 MONTH_COLUMNS += TOTAL_COLUMNS[5 + len(GROUP_KEYS) :]
+# Medians are exact while at most EXACT_MEDIAN_CLIENTS clients match (sorting them takes
+# well under 100 ms on Postgres); beyond that, estimated from a random sample sized to hold
+# about MEDIAN_SAMPLE_TARGET matching clients, drawn from MEDIAN_SAMPLE_SIZE per load.
+EXACT_MEDIAN_CLIENTS = 20_000
+MEDIAN_SAMPLE_TARGET = 30_000
+MEDIAN_SAMPLE_SIZE = 200_000
+CONFIDENCE_Z = 1.96  # the medians' intervals: 95%
 PAIRS = range(1, 6)  # the later month of each pair of consecutive months
 FILTER_COLUMNS = ("sex", "education", "marriage", "age", "limit_bal", "defaulted")
 GRAIN_AGE, GRAIN_LIMIT = 1, 2  # summary grain bits: split by age, by credit limit
@@ -112,6 +125,7 @@ CLIENT_SUMMARY, PAYMENT_SUMMARIES = "client_summary", "payments"
 SUMMARY_SETS = {
     summary: CLIENT_SUMMARY,
     client_months: PAYMENT_SUMMARIES,
+    median_sample: PAYMENT_SUMMARIES,
     overall_medians: PAYMENT_SUMMARIES,
     payment_summary: PAYMENT_SUMMARIES,
     status_moves: PAYMENT_SUMMARIES,
@@ -420,65 +434,142 @@ def payment_totals(
 
 
 def payment_medians(
-    engine: Engine, filters: Filters, *, cache: QueryCache | None = None
+    engine: Engine, filters: Filters, *, exact: bool = False, cache: QueryCache | None = None
 ) -> pd.DataFrame:
-    """Per month, oldest first: the exact median bill and amount paid of the matching
-    clients (columns month, label, median_bill, median_paid).
+    """Per month, oldest first: the median bill and amount paid of the matching clients,
+    with a 95% confidence interval (MEDIAN_COLUMNS; `median_clients` is how many clients'
+    values each median is taken over).
 
-    With no filter, reads `overall_medians`, computed once per data version. Otherwise
-    reads `client_months` (one row per client, the months side by side) and sorts every
-    matching value: on a large portfolio this is the slow one of the payments queries.
+    Exact (the interval is the median itself) with no filter, from `overall_medians`
+    computed once per data version; and, from `client_months`, on SQLite, with `exact`,
+    or when at most EXACT_MEDIAN_CLIENTS clients match, since an exact median sorts every
+    matching value. Otherwise estimated from the first draws of `median_sample`, enough to
+    hold about MEDIAN_SAMPLE_TARGET matching clients: a uniform random sample, whose median
+    and order statistics give the estimate and a distribution-free interval.
     """
 
     def compute(connection: Connection) -> pd.DataFrame:
         if filters.empty:
             stored = select(overall_medians).order_by(overall_medians.c.month.desc())
-            rows = connection.execute(stored).all()
+            rows = [(m, bill, paid, n) for m, bill, paid, n in connection.execute(stored)]
+            return _median_frame(rows)
+        sample = None if exact else plan_median_sample(connection, filters)
+        if sample is None:
+            statement = _median_statement(connection, filters)
         else:
-            rows = _rows_by_month(connection.execute(_median_statement(connection, filters)))
-        records = [
-            (month, MONTH_LABELS[month], float(bill), float(paid))
-            for month, bill, paid in rows
-            if bill is not None
-        ]
-        frame = pd.DataFrame(records, columns=["month", "label", "median_bill", "median_paid"])
-        return frame.astype({"month": "int64", "median_bill": float, "median_paid": float})
+            statement = _sample_statement(filters, sample)
+        return _median_frame(_rows_by_month(connection.execute(statement)))
 
     return _cached(
         engine,
         cache,
         "payment_medians",
-        filters.to_query(),
+        {**filters.to_query(), "exact": exact},
         compute,
         needs=PAYMENT_SUMMARIES,
         heavy=True,
     )
 
 
-def _median_statement(connection: Connection, filters: Filters) -> Select:
-    """One row: each month's median bill and amount paid (`bill_m`, `paid_m`) of the rows
-    of client_months that match `filters`."""
-    table = client_months
-    medians = []
+def _median_frame(rows) -> pd.DataFrame:
+    """MEDIAN_COLUMNS from (month, bill, paid, clients) rows, where bill and paid are either
+    exact medians or [low, median, high] estimates; months without values are left out."""
+    records = []
+    for month, bill, paid, clients in rows:
+        if bill is None:
+            continue
+        bills = bill if isinstance(bill, list) else [bill] * 3
+        paids = paid if isinstance(paid, list) else [paid] * 3
+        middle = [float(bills[1]), float(paids[1])]
+        bounds = [float(v) for v in (bills[0], bills[2], paids[0], paids[2])]
+        records.append((month, MONTH_LABELS[month], *middle, *bounds, int(clients)))
+    frame = pd.DataFrame(records, columns=MEDIAN_COLUMNS)
+    types = {name: float for name in MEDIAN_COLUMNS[2:-1]}
+    return frame.astype({"month": "int64", **types, "median_clients": "int64"})
+
+
+@dataclass(frozen=True)
+class MedianSample:
+    """Estimate from the first `draws` clients of median_sample, expected to hold
+    `expected` of the `matching` clients; the interval spans ranks 0.5 +- `half_width`."""
+
+    draws: int
+    matching: int
+    expected: float
+
+    @property
+    def half_width(self) -> float:
+        unsampled = max(0.0, 1 - self.expected / self.matching)  # finite population
+        return CONFIDENCE_Z * 0.5 * math.sqrt(unsampled / self.expected)
+
+
+def plan_median_sample(connection: Connection, filters: Filters) -> MedianSample | None:
+    """How to estimate the medians of the clients matching `filters`, or None to compute
+    them exactly: on SQLite, when few clients match, or when the sample would hold them
+    all."""
+    if connection.dialect.name != "postgresql":
+        return None
+    table = payment_summary
+
+    def clients(*where):
+        return select(func.sum(table.c.clients)).where(*where).scalar_subquery()
+
+    matching = clients(table.c.grain == _grain(filters), filters.where(table))
+    everyone = clients(table.c.grain == 0)
+    drawn = select(func.max(median_sample.c.draw) + 1).scalar_subquery()
+    n, total, size = connection.execute(select(matching, everyone, drawn)).one()
+    if not n or n <= EXACT_MEDIAN_CLIENTS or not size:
+        return None
+    draws = min(size, math.ceil(MEDIAN_SAMPLE_TARGET * total / n))
+    if draws >= total:
+        return None
+    return MedianSample(draws=draws, matching=int(n), expected=n * draws / total)
+
+
+def _sample_statement(filters: Filters, sample: MedianSample) -> Select:
+    """One row like _median_statement's, from the sample, each median as [low, median,
+    high]: the sample's values at ranks 0.5 - half_width, 0.5 and 0.5 + half_width (order
+    statistics, whose interval needs no assumption about the distribution)."""
+    table = median_sample
+    spread = min(sample.half_width, 0.5)
+    fractions = postgresql.array([0.5 - spread, 0.5, 0.5 + spread])
+    columns = []
     for m in MONTHS:
-        medians.append(_median(connection, table.c[f"bill_{m}"]).label(f"bill_{m}"))
-        medians.append(_median(connection, table.c[f"paid_{m}"]).label(f"paid_{m}"))
-    return select(*medians).where(filters.where(table))
+        for name in ("bill", "paid"):
+            column = table.c[f"{name}_{m}"]
+            columns.append(func.percentile_disc(fractions).within_group(column).label(column.name))
+        columns.append(func.count(table.c[f"bill_{m}"]).label(f"clients_{m}"))
+    return select(*columns).where(table.c.draw < sample.draws, filters.where(table))
 
 
-def _rows_by_month(result) -> list[tuple[int, float | None, float | None]]:
-    """(month, median bill, median paid) per month, oldest first, from _median_statement."""
+def _median_statement(connection: Connection, filters: Filters) -> Select:
+    """One row: each month's exact median bill and amount paid (`bill_m`, `paid_m`) of
+    the rows of client_months that match `filters`, and how many had that month
+    (`clients_m`)."""
+    table = client_months
+    columns = []
+    for m in MONTHS:
+        columns.append(_median(connection, table.c[f"bill_{m}"]).label(f"bill_{m}"))
+        columns.append(_median(connection, table.c[f"paid_{m}"]).label(f"paid_{m}"))
+        columns.append(func.count(table.c[f"bill_{m}"]).label(f"clients_{m}"))
+    return select(*columns).where(filters.where(table))
+
+
+def _rows_by_month(result) -> list[tuple]:
+    """(month, bill, paid, clients) per month, oldest first, from one of the statements
+    above."""
     row = result.one()._mapping
-    return [(m, row[f"bill_{m}"], row[f"paid_{m}"]) for m in MONTHS]
+    return [(m, row[f"bill_{m}"], row[f"paid_{m}"], row[f"clients_{m}"]) for m in MONTHS]
 
 
 def payment_months(
-    engine: Engine, filters: Filters, *, cache: QueryCache | None = None
+    engine: Engine, filters: Filters, *, exact: bool = False, cache: QueryCache | None = None
 ) -> pd.DataFrame:
     """payment_totals and payment_medians side by side, per month, oldest first: clients,
-    total and median bill and amount paid, each status group's count and share."""
+    total and median bill and amount paid, each status group's count and share, and the
+    medians' intervals and clients (MONTH_COLUMNS)."""
     totals = payment_totals(engine, filters, cache=cache)
-    medians = payment_medians(engine, filters, cache=cache)
+    medians = payment_medians(engine, filters, exact=exact, cache=cache)
     frame = totals.merge(medians.drop(columns="label"), on="month", how="left")
     return frame[MONTH_COLUMNS]
 
@@ -557,7 +648,7 @@ def refresh_summary(engine: Engine, version: int, name: str = CLIENT_SUMMARY) ->
     """Rebuild a set of summaries unless it already holds data `version` or newer.
 
     `name` is CLIENT_SUMMARY (`client_summary`, from the clients) or PAYMENT_SUMMARIES
-    (`client_months` from the clients and payments, then `overall_medians`,
+    (`client_months` from the clients and payments, then `overall_medians`, `median_sample`,
     `payment_summary` and `status_moves` from it). One transaction per set. Returns
     whether it rebuilt. Concurrent callers wait on the set's state row lock, then find
     it fresh; a version read before a load that lands mid-build only causes one more
@@ -582,6 +673,7 @@ def refresh_summary(engine: Engine, version: int, name: str = CLIENT_SUMMARY) ->
             else:
                 _build_client_months(connection)
                 _build_overall_medians(connection)
+                _build_median_sample(connection)
                 _build_payment_summary(connection)
                 _build_status_moves(connection)
             if postgres:
@@ -644,9 +736,30 @@ def _build_client_months(connection: Connection) -> None:
 def _build_overall_medians(connection: Connection) -> None:
     """The exact medians of every client, per month (the unfiltered Payments page)."""
     rows = _rows_by_month(connection.execute(_median_statement(connection, Filters())))
-    columns = ("month", "median_bill", "median_paid")
+    columns = ("month", "median_bill", "median_paid", "clients")
     records = [dict(zip(columns, row, strict=True)) for row in rows]
     connection.execute(insert(overall_medians), records)
+
+
+def _build_median_sample(connection: Connection) -> None:
+    """Draw up to MEDIAN_SAMPLE_SIZE clients of client_months at random into median_sample,
+    numbered from 0 in the order drawn and stored in that order. Postgres only: SQLite
+    always computes exact medians."""
+    if connection.dialect.name != "postgresql":
+        return
+    # The same data draws the same sample: estimates do not move when nothing changed.
+    connection.execute(select(func.setseed(0.5)))
+    values = [*FILTER_COLUMNS, *(f"{name}_{m}" for name in ("bill", "paid") for m in MONTHS)]
+    key = func.random().label("key")
+    shuffled = (
+        select(key, *(client_months.c[name] for name in values))
+        .order_by(key)
+        .limit(MEDIAN_SAMPLE_SIZE)
+        .subquery()
+    )
+    draw = func.row_number().over(order_by=shuffled.c.key) - 1
+    numbered = select(draw, *(shuffled.c[name] for name in values))
+    connection.execute(insert(median_sample).from_select(["draw", *values], numbered))
 
 
 def _planner(connection: Connection, **methods: str) -> None:

@@ -180,10 +180,35 @@ def monthly_medians(frame: pd.DataFrame) -> go.Figure:
     if frame.empty:
         return empty(title)
     figure = go.Figure()
-    figure.add_scatter(x=frame["label"], y=frame["median_bill"], name="median bill")
-    figure.add_scatter(x=frame["label"], y=frame["median_paid"], name="median payment")
+    for name, measure in (("median bill", "bill"), ("median payment", "paid")):
+        middle = frame[f"median_{measure}"]
+        bars = None
+        if estimated(frame):
+            high, low = frame[f"{measure}_high"] - middle, middle - frame[f"{measure}_low"]
+            bars = {"type": "data", "array": list(high), "arrayminus": list(low)}
+        figure.add_scatter(x=frame["label"], y=middle, name=name, error_y=bars)
+    if estimated(frame):
+        title += " (estimated, with 95% intervals)"
     figure.update_layout(title=title, yaxis_title="NT$")
     return figure
+
+
+def estimated(frame: pd.DataFrame) -> bool:
+    """Whether payment_months' medians come from a sample of the clients it counts."""
+    return bool((frame["median_clients"] < frame["clients"]).any())
+
+
+def medians_note(frame: pd.DataFrame) -> str | None:
+    """What the medians were taken over, when that is a sample."""
+    if frame.empty or not estimated(frame):
+        return None
+    sampled, clients = frame["median_clients"].max(), frame["clients"].max()
+    return (
+        f"Medians estimated from a random sample: {sampled:,} of the {clients:,} matching "
+        "clients; the bars show where the exact median lies, with 95% confidence. Tick "
+        "**Exact medians** to sort every matching client's values instead (slower on a "
+        "large portfolio)."
+    )
 
 
 def status_shares(frame: pd.DataFrame) -> go.Figure:

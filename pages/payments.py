@@ -53,14 +53,26 @@ except DatabaseError as exc:
     stop_with(exc)
 st.plotly_chart(charts.transitions(moves), key="chart_transitions")
 
-# The exact medians sort every matching bill and payment: the slowest query here, so it
-# runs last and fills its place beside the totals when it is done.
+# Medians are the slowest query here (exact ones sort every matching value), so they run
+# last and fill their place beside the totals when done. Under broad filters on a large
+# portfolio core estimates them from a sample unless the reader asks for exact ones.
+exact = st.session_state.get("exact_medians", False)
 try:
     with medians_column, st.spinner("Working out the medians..."):
-        months = queries.payment_months(db, filters, cache=cache)
+        months = queries.payment_months(db, filters, exact=exact, cache=cache)
 except DatabaseError as exc:
     stop_with(exc)
 medians_column.plotly_chart(charts.monthly_medians(months), key="chart_medians")
+note = charts.medians_note(months)
+if note or exact:
+    medians_column.checkbox(
+        "Exact medians",
+        key="exact_medians",
+        help="Sort every matching client's bills and payments: exact, but it can take "
+        "seconds on a large portfolio.",
+    )
+if note:
+    medians_column.caption(note)
 
 with st.expander("The numbers per month"):
     st.dataframe(charts.month_rows(months), hide_index=True, key="month_numbers")

@@ -121,3 +121,29 @@ def small_sqlite(tmp_path) -> str:
     yield url
     jobs.stop_local_worker(engine)
     engine.dispose()
+
+
+def scale_down_medians(monkeypatch) -> None:
+    """Make the 24,000 real clients behave like a large portfolio for the medians: exact up
+    to 2,000 matching clients, else estimated from a sample of 8,000 aiming at 3,000."""
+    from core import queries
+
+    monkeypatch.setattr(queries, "EXACT_MEDIAN_CLIENTS", 2_000)
+    monkeypatch.setattr(queries, "MEDIAN_SAMPLE_SIZE", 8_000)
+    monkeypatch.setattr(queries, "MEDIAN_SAMPLE_TARGET", 3_000)
+
+
+@pytest.fixture(scope="module")
+def estimating_postgres():
+    """The real data on the test Postgres, summarised with scale_down_medians (tests that
+    query it scale down too): yields the engine."""
+    from core import queries
+    from core.loader import load_file
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        scale_down_medians(monkeypatch)
+        engine = fresh_postgres(postgres_url())
+        load_file(engine, REAL_DATA.read_bytes(), "credit.csv")
+        queries.refresh_summaries(engine)  # draws the sample at its scaled-down size
+    yield engine
+    engine.dispose()

@@ -9,7 +9,8 @@ import pytest
 from core import queries
 from core.filters import Filters
 from dashboard.figures import NO_MATCH, month_rows
-from tests.dashboard.charts import chart
+from tests.conftest import scale_down_medians
+from tests.dashboard.charts import chart, decode, texts
 from tests.dashboard.conftest import page_opener
 
 PAYMENTS = "../pages/payments.py"
@@ -48,6 +49,7 @@ def test_opens_on_all_clients(payments_page, db):
     app = payments_page()
     assert_shows(app, db, Filters())
     assert app.caption[0].value.startswith("Showing all clients: 24,000 clients")
+    assert not app.checkbox  # every median exact: nothing to ask for
 
 
 @pytest.mark.parametrize(
@@ -121,3 +123,41 @@ def test_an_empty_database_points_to_home(dashboard, tmp_path):
     app = dashboard(PAYMENTS, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
     assert not app.exception
     assert "load the data set on the Home page" in app.info[0].value
+
+
+def test_broad_filters_show_estimated_medians_until_exact_ones_are_asked_for(
+    dashboard, estimating_postgres, monkeypatch
+):
+    db, women = estimating_postgres, Filters(sex=(2,))
+    scale_down_medians(monkeypatch)
+    url = db.url.render_as_string(hide_password=False)
+    app = dashboard(PAYMENTS, DATABASE_URL=url)
+    app.multiselect(key="filter_sex").set_value([2]).run()
+    estimate = queries.payment_months(db, women)
+    sampled, clients = estimate["median_clients"].max(), estimate["clients"].max()
+    assert sampled < clients
+    shown = chart(app, "chart_medians")
+    assert "estimated, with 95% intervals" in shown["title"]
+    for trace, measure in zip(shown["traces"], ("bill", "paid"), strict=True):
+        middle = estimate[f"median_{measure}"]
+        assert trace["y"] == pytest.approx(list(middle))
+        assert decode(trace["error_y"]["array"]) == pytest.approx(
+            list(estimate[f"{measure}_high"] - middle)
+        )
+        assert decode(trace["error_y"]["arrayminus"]) == pytest.approx(
+            list(middle - estimate[f"{measure}_low"])
+        )
+    assert f"random sample: {sampled:,} of the {clients:,} matching clients" in texts(app.caption)
+
+    app.checkbox(key="exact_medians").check().run()
+    exact = queries.payment_months(db, women, exact=True)
+    shown = chart(app, "chart_medians")
+    assert shown["title"] == "Median bill and payment per month"
+    for trace, measure in zip(shown["traces"], ("bill", "paid"), strict=True):
+        assert trace["y"] == pytest.approx(list(exact[f"median_{measure}"]))
+        assert "error_y" not in trace
+    assert "random sample" not in texts(app.caption)
+    pd.testing.assert_frame_equal(app.dataframe[0].value, month_rows(exact), check_dtype=False)
+
+    app.checkbox(key="exact_medians").uncheck().run()
+    assert "random sample" in texts(app.caption)
