@@ -29,8 +29,19 @@ MONTHS = pd.DataFrame(
         "no consumption": [2, 2],
         "median_bill": [100.0, 125.0],
         "median_paid": [10.0, 12.5],
+        # Exact medians: each interval is the median, taken over every client counted.
+        "bill_low": [100.0, 125.0],
+        "bill_high": [100.0, 125.0],
+        "paid_low": [10.0, 12.5],
+        "paid_high": [10.0, 12.5],
+        "median_clients": [4, 4],
     }
 )
+# The same medians estimated from 3 of the 4 clients, with their intervals.
+ESTIMATED = MONTHS.assign(
+    bill_low=[90.0, 120.0], bill_high=[104.0, 140.0], paid_low=[9.0, 12.0],
+    paid_high=[11.0, 13.0], median_clients=[3, 3],
+)  # fmt: skip
 for group in ("no consumption", "paid duly", "revolving credit", "1 month late",
               "2 months late", "3+ months late"):  # fmt: skip
     MONTHS[f"share: {group}"] = MONTHS[group] / MONTHS["clients"]
@@ -79,8 +90,24 @@ def test_monthly_charts():
     assert list(totals.data[0].y) == [400, 500] and list(totals.data[1].y) == [40, 50]
     medians = figures.monthly_medians(MONTHS)
     assert list(medians.data[0].y) == [100.0, 125.0]
+    assert medians.data[0].error_y.array is None
+    assert medians.layout.title.text == "Median bill and payment per month"
+    assert figures.medians_note(MONTHS) is None
     shares = figures.status_shares(MONTHS)
     assert len(shares.data) == 6 and list(shares.data[0].y) == [0.5, 0.5]
+
+
+def test_estimated_medians_show_their_intervals_and_say_so():
+    medians = figures.monthly_medians(ESTIMATED)
+    bill, paid = medians.data
+    assert list(bill.y) == [100.0, 125.0] and list(paid.y) == [10.0, 12.5]
+    assert list(bill.error_y.array) == [4.0, 15.0]  # up to the high end
+    assert list(bill.error_y.arrayminus) == [10.0, 5.0]  # down to the low end
+    assert list(paid.error_y.array) == [1.0, 0.5]
+    assert list(paid.error_y.arrayminus) == [1.0, 0.5]
+    assert medians.layout.title.text.endswith("(estimated, with 95% intervals)")
+    note = figures.medians_note(ESTIMATED)
+    assert note.startswith("Medians estimated from a random sample: 3 of the 4 matching")
 
 
 def test_transitions_are_shares_of_each_starting_status():
