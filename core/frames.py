@@ -15,11 +15,11 @@ from sqlalchemy import Engine, text
 from core.filters import CHOICES, RANGES, Filters, label
 from core.queries import (
     LIMIT_BIN,
-    MONTH_COLUMNS,
     MONTH_LABELS,
     MONTHS,
     STATUS_GROUPS,
     Figures,
+    join_medians,
 )
 
 
@@ -130,8 +130,7 @@ def payment_medians(
 
 def payment_months(clients: pd.DataFrame, payments: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     totals = payment_totals(clients, payments, filters)
-    medians = payment_medians(clients, payments, filters).drop(columns="label")
-    return totals.merge(medians, on="month", how="left")[MONTH_COLUMNS]
+    return join_medians(totals, payment_medians(clients, payments, filters))
 
 
 def _by_month(frame: pd.DataFrame) -> pd.DataFrame:

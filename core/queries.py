@@ -451,8 +451,7 @@ def payment_medians(
     def compute(connection: Connection) -> pd.DataFrame:
         if filters.empty:
             stored = select(overall_medians).order_by(overall_medians.c.month.desc())
-            rows = [(m, bill, paid, n) for m, bill, paid, n in connection.execute(stored)]
-            return _median_frame(rows)
+            return _median_frame(connection.execute(stored).all())
         sample = None if exact else plan_median_sample(connection, filters)
         if sample is None:
             statement = _median_statement(connection, filters)
@@ -569,9 +568,12 @@ def payment_months(
     total and median bill and amount paid, each status group's count and share, and the
     medians' intervals and clients (MONTH_COLUMNS)."""
     totals = payment_totals(engine, filters, cache=cache)
-    medians = payment_medians(engine, filters, exact=exact, cache=cache)
-    frame = totals.merge(medians.drop(columns="label"), on="month", how="left")
-    return frame[MONTH_COLUMNS]
+    return join_medians(totals, payment_medians(engine, filters, exact=exact, cache=cache))
+
+
+def join_medians(totals: pd.DataFrame, medians: pd.DataFrame) -> pd.DataFrame:
+    """payment_totals' and payment_medians' frames as one, per month (MONTH_COLUMNS)."""
+    return totals.merge(medians.drop(columns="label"), on="month", how="left")[MONTH_COLUMNS]
 
 
 def _median(connection: Connection, column):

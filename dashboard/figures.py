@@ -179,15 +179,15 @@ def monthly_medians(frame: pd.DataFrame) -> go.Figure:
     title = "Median bill and payment per month"
     if frame.empty:
         return empty(title)
-    figure = go.Figure()
+    figure, sampled = go.Figure(), estimated(frame)
     for name, measure in (("median bill", "bill"), ("median payment", "paid")):
         middle = frame[f"median_{measure}"]
         bars = None
-        if estimated(frame):
+        if sampled:
             high, low = frame[f"{measure}_high"] - middle, middle - frame[f"{measure}_low"]
             bars = {"type": "data", "array": list(high), "arrayminus": list(low)}
         figure.add_scatter(x=frame["label"], y=middle, name=name, error_y=bars)
-    if estimated(frame):
+    if sampled:
         title += " (estimated, with 95% intervals)"
     figure.update_layout(title=title, yaxis_title="NT$")
     return figure

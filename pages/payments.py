@@ -59,7 +59,8 @@ st.plotly_chart(charts.transitions(moves), key="chart_transitions")
 exact = st.session_state.get("exact_medians", False)
 try:
     with medians_column, st.spinner("Working out the medians..."):
-        months = queries.payment_months(db, filters, exact=exact, cache=cache)
+        medians = queries.payment_medians(db, filters, exact=exact, cache=cache)
+    months = queries.join_medians(totals, medians)
 except DatabaseError as exc:
     stop_with(exc)
 medians_column.plotly_chart(charts.monthly_medians(months), key="chart_medians")
