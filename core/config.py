@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     credit_data: str | None = None
     cache_ttl: int = 300
+    # The Payments page's medians (core.queries.payment_medians): exact while at most
+    # EXACT_MEDIAN_CLIENTS clients match; beyond that, on Postgres, estimated from a random
+    # sample of MEDIAN_SAMPLE_SIZE clients drawn per load, read far enough to hold about
+    # MEDIAN_SAMPLE_TARGET matching ones.
+    exact_median_clients: int = Field(20_000, ge=0)
+    median_sample_size: int = Field(200_000, ge=0)
+    median_sample_target: int = Field(30_000, gt=0)
 
     @field_validator("database_url")
     @classmethod

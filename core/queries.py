@@ -55,6 +55,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.cache import QueryCache
+from core.config import get_settings
 from core.dataset import DOMAINS, FEATURES, ID, TARGET
 from core.db import DatabaseError, describe_error, migrate
 from core.filters import RANGES, Filters, label
@@ -107,12 +108,8 @@ MEDIAN_COLUMNS = ["month", "label", "median_bill", "median_paid"]
 MEDIAN_COLUMNS += ["bill_low", "bill_high", "paid_low", "paid_high", "median_clients"]
 MONTH_COLUMNS = TOTAL_COLUMNS[: 5 + len(GROUP_KEYS)] + MEDIAN_COLUMNS[2:]
 MONTH_COLUMNS += TOTAL_COLUMNS[5 + len(GROUP_KEYS) :]
-# Medians are exact while at most EXACT_MEDIAN_CLIENTS clients match (sorting them takes
-# well under 100 ms on Postgres); beyond that, estimated from a random sample sized to hold
-# about MEDIAN_SAMPLE_TARGET matching clients, drawn from MEDIAN_SAMPLE_SIZE per load.
-EXACT_MEDIAN_CLIENTS = 20_000
-MEDIAN_SAMPLE_TARGET = 30_000
-MEDIAN_SAMPLE_SIZE = 200_000
+# When medians are estimated, and from how many clients: the settings EXACT_MEDIAN_CLIENTS,
+# MEDIAN_SAMPLE_SIZE and MEDIAN_SAMPLE_TARGET (core.config).
 CONFIDENCE_Z = 1.96  # the medians' intervals: 95%
 PAIRS = range(1, 6)  # the later month of each pair of consecutive months
 FILTER_COLUMNS = ("sex", "education", "marriage", "age", "limit_bal", "defaulted")
@@ -442,10 +439,10 @@ def payment_medians(
 
     Exact (the interval is the median itself) with no filter, from `overall_medians`
     computed once per data version; and, from `client_months`, on SQLite, with `exact`,
-    or when at most EXACT_MEDIAN_CLIENTS clients match, since an exact median sorts every
-    matching value. Otherwise estimated from the first draws of `median_sample`, enough to
-    hold about MEDIAN_SAMPLE_TARGET matching clients: a uniform random sample, whose median
-    and order statistics give the estimate and a distribution-free interval.
+    or when at most the setting EXACT_MEDIAN_CLIENTS match, since an exact median sorts
+    every matching value. Otherwise estimated from the first draws of `median_sample`,
+    enough to hold about MEDIAN_SAMPLE_TARGET matching clients: a uniform random sample,
+    whose median and order statistics give the estimate and a distribution-free interval.
     """
 
     def compute(connection: Connection) -> pd.DataFrame:
@@ -517,9 +514,10 @@ def plan_median_sample(connection: Connection, filters: Filters) -> MedianSample
     everyone = clients(table.c.grain == 0)
     drawn = select(func.max(median_sample.c.draw) + 1).scalar_subquery()
     n, total, size = connection.execute(select(matching, everyone, drawn)).one()
-    if not n or n <= EXACT_MEDIAN_CLIENTS or not size:
+    settings = get_settings()
+    if not n or n <= settings.exact_median_clients or not size:
         return None
-    draws = min(size, math.ceil(MEDIAN_SAMPLE_TARGET * total / n))
+    draws = min(size, math.ceil(settings.median_sample_target * total / n))
     if draws >= total:
         return None
     return MedianSample(draws=draws, matching=int(n), expected=n * draws / total)
@@ -744,9 +742,10 @@ def _build_overall_medians(connection: Connection) -> None:
 
 
 def _build_median_sample(connection: Connection) -> None:
-    """Draw up to MEDIAN_SAMPLE_SIZE clients of client_months at random into median_sample,
-    numbered from 0 in the order drawn and stored in that order. Postgres only: SQLite
-    always computes exact medians."""
+    """Draw up to the setting MEDIAN_SAMPLE_SIZE clients of client_months at random into
+    median_sample, numbered from 0 in the order drawn and stored in that order (none when
+    it is 0: medians are then always exact). Postgres only: SQLite always computes exact
+    medians."""
     if connection.dialect.name != "postgresql":
         return
     # The same data draws the same sample: estimates do not move when nothing changed.
@@ -756,7 +755,7 @@ def _build_median_sample(connection: Connection) -> None:
     shuffled = (
         select(key, *(client_months.c[name] for name in values))
         .order_by(key)
-        .limit(MEDIAN_SAMPLE_SIZE)
+        .limit(get_settings().median_sample_size)
         .subquery()
     )
     draw = func.row_number().over(order_by=shuffled.c.key) - 1

@@ -123,27 +123,29 @@ def small_sqlite(tmp_path) -> str:
     engine.dispose()
 
 
-def scale_down_medians(monkeypatch) -> None:
-    """Make the 24,000 real clients behave like a large portfolio for the medians: exact up
-    to 2,000 matching clients, else estimated from a sample of 8,000 aiming at 3,000."""
-    from core import queries
-
-    monkeypatch.setattr(queries, "EXACT_MEDIAN_CLIENTS", 2_000)
-    monkeypatch.setattr(queries, "MEDIAN_SAMPLE_SIZE", 8_000)
-    monkeypatch.setattr(queries, "MEDIAN_SAMPLE_TARGET", 3_000)
+# Settings that make the 24,000 real clients behave like a large portfolio for the medians:
+# exact up to 2,000 matching clients, else estimated from a sample of 8,000 aiming at 3,000.
+SCALED_MEDIANS = {
+    "EXACT_MEDIAN_CLIENTS": "2000",
+    "MEDIAN_SAMPLE_SIZE": "8000",
+    "MEDIAN_SAMPLE_TARGET": "3000",
+}
 
 
 @pytest.fixture(scope="module")
 def estimating_postgres():
-    """The real data on the test Postgres, summarised with scale_down_medians (tests that
-    query it scale down too): yields the engine."""
+    """The real data on the test Postgres, summarised under SCALED_MEDIANS (tests that
+    query it set them too): yields the engine."""
     from core import queries
     from core.loader import load_file
 
     with pytest.MonkeyPatch.context() as monkeypatch:
-        scale_down_medians(monkeypatch)
+        for name, value in SCALED_MEDIANS.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
         engine = fresh_postgres(postgres_url())
         load_file(engine, REAL_DATA.read_bytes(), "credit.csv")
         queries.refresh_summaries(engine)  # draws the sample at its scaled-down size
+    get_settings.cache_clear()
     yield engine
     engine.dispose()

@@ -39,6 +39,9 @@ def test_database_driver_is_normalised(settings_env, given, expected):
         ("DATABASE_URL", "mysql://u@h/db", "DATABASE_URL uses 'mysql'"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL='localhost:6379' is not a Redis URL"),
         ("CACHE_TTL", "soon", "CACHE_TTL"),
+        ("MEDIAN_SAMPLE_TARGET", "0", "MEDIAN_SAMPLE_TARGET: Input should be greater than 0"),
+        ("EXACT_MEDIAN_CLIENTS", "-1", "EXACT_MEDIAN_CLIENTS: Input should be greater than or"),
+        ("MEDIAN_SAMPLE_SIZE", "many", "MEDIAN_SAMPLE_SIZE: Input should be a valid integer"),
     ],
 )
 def test_a_wrong_value_names_the_setting(settings_env, name, value, message):

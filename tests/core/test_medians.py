@@ -2,7 +2,7 @@
 sample, with intervals that hold the exact median; exact on request, with few matching
 clients, and on SQLite.
 
-The thresholds are scaled down (tests.conftest.scale_down_medians) so that the 24,000 real
+The thresholds are scaled down (tests.conftest.SCALED_MEDIANS) so that the 24,000 real
 clients behave like a large portfolio.
 """
 
@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core import frames, queries
+from core.config import get_settings
 from core.filters import Filters
 from core.loader import load_file
 from core.models import median_sample
-from tests.conftest import REAL_DATA, scale_down_medians
+from tests.conftest import REAL_DATA, SCALED_MEDIANS
 
 BROAD = [Filters(sex=(2,)), Filters(age=(25, 45)), Filters(education=(2,), defaulted=False)]
 MEASURES = {"bill": "bill_amt", "paid": "pay_amt"}
@@ -29,8 +30,8 @@ def real(estimating_postgres):
 
 
 @pytest.fixture
-def scaled(monkeypatch, real):
-    scale_down_medians(monkeypatch)
+def scaled(settings_env, real):
+    settings_env(**SCALED_MEDIANS)
     return real
 
 
@@ -111,17 +112,17 @@ def test_exact_medians_on_request(scaled, filters):
 def test_few_matching_clients_get_exact_medians(scaled):
     engine, clients, payments = scaled
     narrow = Filters(sex=(1,), education=(1,), age=(30, 40))
-    assert queries.figures(engine, narrow).clients <= queries.EXACT_MEDIAN_CLIENTS
+    assert queries.figures(engine, narrow).clients <= get_settings().exact_median_clients
     pd.testing.assert_frame_equal(
         queries.payment_medians(engine, narrow),
         frames.payment_medians(clients, payments, narrow),
     )
 
 
-def test_sqlite_always_computes_exact_medians(monkeypatch, tmp_path):
+def test_sqlite_always_computes_exact_medians(settings_env, tmp_path):
     from core.db import make_engine
 
-    scale_down_medians(monkeypatch)
+    settings_env(**SCALED_MEDIANS)
     engine = make_engine(f"sqlite:///{tmp_path / 'credit.db'}")
     load_file(engine, REAL_DATA.read_bytes(), "credit.csv")
     queries.refresh_summaries(engine)

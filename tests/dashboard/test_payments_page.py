@@ -9,7 +9,7 @@ import pytest
 from core import queries
 from core.filters import Filters
 from dashboard.figures import NO_MATCH, month_rows
-from tests.conftest import scale_down_medians
+from tests.conftest import SCALED_MEDIANS
 from tests.dashboard.charts import chart, decode, texts
 from tests.dashboard.conftest import page_opener
 
@@ -126,12 +126,11 @@ def test_an_empty_database_points_to_home(dashboard, tmp_path):
 
 
 def test_broad_filters_show_estimated_medians_until_exact_ones_are_asked_for(
-    dashboard, estimating_postgres, monkeypatch
+    dashboard, estimating_postgres
 ):
     db, women = estimating_postgres, Filters(sex=(2,))
-    scale_down_medians(monkeypatch)
     url = db.url.render_as_string(hide_password=False)
-    app = dashboard(PAYMENTS, DATABASE_URL=url)
+    app = dashboard(PAYMENTS, DATABASE_URL=url, **SCALED_MEDIANS)
     app.multiselect(key="filter_sex").set_value([2]).run()
     estimate = queries.payment_months(db, women)
     sampled, clients = estimate["median_clients"].max(), estimate["clients"].max()
