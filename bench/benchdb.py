@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from core.config import normalise_database_url
-from core.db import make_engine, migrate
+from core.db.engine import make_engine, migrate
+from core.settings import normalise_database_url
 
 
 def fresh_database(url: str) -> Engine:

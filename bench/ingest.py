@@ -18,9 +18,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from benchdb import fresh_database
-from core.dataset import BILLS, PAID, STATUS, parse_csv, validate_frame
-from core.loader import load_file, load_frame, synthetic
-from core.models import Client, Payment
+from core.data.dataset import parse_csv, validate_frame
+from core.data.loader import load_file, load_frame
+from core.data.synthetic import synthetic
+from core.db.schema import Client, Payment
+from core.vocabulary import BILLS, PAID, STATUS
 
 DEFAULT_URL = "postgresql://root@127.0.0.1:5432/credit_bench"
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "credit.csv"

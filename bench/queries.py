@@ -36,16 +36,18 @@ from pathlib import Path
 from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 
+import frames
 from benchdb import ensure_database
-from core import frames, queries
+from core import explore
 from core.cache import MemoryStore, QueryCache, connect, get_store, invalidate
-from core.config import get_settings, normalise_database_url
-from core.dataset import validate_frame
-from core.db import make_engine, migrate
-from core.filters import Filters
-from core.loader import load_file, load_frame, synthetic
-from core.models import SummaryState
-from core.status import data_status, data_version
+from core.data.dataset import validate_frame
+from core.data.loader import load_file, load_frame
+from core.data.status import data_status, data_version
+from core.data.synthetic import synthetic
+from core.db.engine import make_engine, migrate
+from core.db.schema import SummaryState
+from core.explore.filters import Filters
+from core.settings import get_settings, normalise_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://127.0.0.1:5432/credit_bench_queries"
@@ -65,71 +67,71 @@ FILTER_SETS = {
 CASES: list[tuple[str, Callable, Callable, bool]] = [
     (
         "figures",
-        lambda e, f, c: queries.figures(e, f, cache=c),
+        lambda e, f, c: explore.figures(e, f, cache=c),
         lambda cl, p, f: frames.figures(cl, f),
         False,
     ),
     (
         "age chart",
-        lambda e, f, c: queries.age_distribution(e, f, cache=c),
+        lambda e, f, c: explore.age_distribution(e, f, cache=c),
         lambda cl, p, f: frames.age_distribution(cl, f),
         False,
     ),
     *(
         (
             f"default rate by {by}",
-            lambda e, f, c, by=by: queries.default_rates(e, f, by, cache=c),
+            lambda e, f, c, by=by: explore.default_rates(e, f, by, cache=c),
             lambda cl, p, f, by=by: frames.default_rates(cl, f, by),
             False,
         )
-        for by in queries.BREAKDOWNS
+        for by in explore.BREAKDOWNS
     ),
     (
         "credit-limit chart",
-        lambda e, f, c: queries.limit_distribution(e, f, cache=c),
+        lambda e, f, c: explore.limit_distribution(e, f, cache=c),
         lambda cl, p, f: frames.limit_distribution(cl, f),
         False,
     ),
     (
         "client table, page 1 by age",
-        lambda e, f, c: queries.client_table(e, f, sort="age", cache=c),
+        lambda e, f, c: explore.client_table(e, f, sort="age", cache=c),
         lambda cl, p, f: frames.client_table(cl, f, sort="age"),
         False,
     ),
     (
         "payment totals, status shares",
-        lambda e, f, c: queries.payment_totals(e, f, cache=c),
+        lambda e, f, c: explore.payment_totals(e, f, cache=c),
         lambda cl, p, f: frames.payment_totals(cl, p, f),
         True,
     ),
     (
         "payment medians (as shown)",
-        lambda e, f, c: queries.payment_medians(e, f, cache=c),
+        lambda e, f, c: explore.payment_medians(e, f, cache=c),
         lambda cl, p, f: frames.payment_medians(cl, p, f),
         True,
     ),
     (
         "payment medians (exact)",
-        lambda e, f, c: queries.payment_medians(e, f, exact=True, cache=c),
+        lambda e, f, c: explore.payment_medians(e, f, exact=True, cache=c),
         lambda cl, p, f: frames.payment_medians(cl, p, f),
         True,
     ),
     (
         "status transitions",
-        lambda e, f, c: queries.status_transitions(e, f, cache=c),
+        lambda e, f, c: explore.status_transitions(e, f, cache=c),
         lambda cl, p, f: frames.status_transitions(cl, p, f),
         True,
     ),
     (
         "status transitions, one pair",
-        lambda e, f, c: queries.status_transitions(e, f, month=3, cache=c),
+        lambda e, f, c: explore.status_transitions(e, f, month=3, cache=c),
         lambda cl, p, f: frames.status_transitions(cl, p, f, month=3),
         True,
     ),
 ]
 # The Clients page's figures and charts: the queries the speed targets name.
 CHARTS = {"figures", "age chart", "credit-limit chart"} | {
-    f"default rate by {by}" for by in queries.BREAKDOWNS
+    f"default rate by {by}" for by in explore.BREAKDOWNS
 }
 PAYMENT_CHARTS = {"payment totals, status shares", "status transitions"}
 PAYMENT_CHARTS |= {"status transitions, one pair"}
@@ -168,9 +170,9 @@ def rebuild_summaries(engine) -> dict[str, float]:
     with engine.begin() as connection:
         connection.execute(update(SummaryState).values(version=-1))
     seconds = {}
-    for name in (queries.CLIENT_SUMMARY, queries.PAYMENT_SUMMARIES):
+    for name in (explore.CLIENT_SUMMARY, explore.PAYMENT_SUMMARIES):
         started = time.perf_counter()
-        queries.refresh_summary(engine, data_version(engine), name)
+        explore.refresh_summary(engine, data_version(engine), name)
         seconds[name] = time.perf_counter() - started
     return seconds
 
@@ -253,8 +255,8 @@ def median_accuracy(engine) -> None:
     print()
     print("medians shown against exact ones (12 per filter set: 6 months, bill and payment):")
     for label, filters in FILTER_SETS.items():
-        shown = queries.payment_medians(engine, filters)
-        exact = queries.payment_medians(engine, filters, exact=True)
+        shown = explore.payment_medians(engine, filters)
+        exact = explore.payment_medians(engine, filters, exact=True)
         errors, inside = [], 0
         for measure in ("bill", "paid"):
             truth = exact[f"median_{measure}"]
@@ -343,10 +345,10 @@ def main() -> None:
     load_synthetic(engine, args.clients, args.reload)
     built = rebuild_summaries(engine)
     print(
-        f"summaries built once per load: client_summary {built[queries.CLIENT_SUMMARY]:.1f} s, "
+        f"summaries built once per load: client_summary {built[explore.CLIENT_SUMMARY]:.1f} s, "
         f"payments (client_months, overall_medians, median_sample, payment_summary, "
         "status_moves) "
-        f"{built[queries.PAYMENT_SUMMARIES]:.1f} s"
+        f"{built[explore.PAYMENT_SUMMARIES]:.1f} s"
     )
     store = connect(args.redis_url) if args.redis_url else MemoryStore()
     where = args.redis_url or "the in-process stand-in (pass --redis-url for Redis)"

@@ -27,10 +27,11 @@ import pandas as pd
 from sqlalchemy import select
 
 from benchdb import fresh_database
-from core.dataset import FEATURES, ID, parse_csv
-from core.models import ModelVersion
-from core.registry import save_version
-from core.scoring import get_model, score, score_file
+from core.data.dataset import parse_csv
+from core.db.schema import ModelVersion
+from core.ml.registry import save_version
+from core.serving.scoring import get_model, score, score_file
+from core.vocabulary import FEATURES, ID
 
 DEFAULT_URL = "postgresql://root@127.0.0.1:5432/credit_scoring_bench"
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "credit.csv"

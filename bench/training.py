@@ -30,11 +30,11 @@ from pathlib import Path
 from statistics import median
 
 from core import jobs
-from core.db import make_engine
-from core.loader import load_file
-from core.registry import next_version
-from core.status import data_status
-from core.training import SEED, TURBO
+from core.data.loader import load_file
+from core.data.status import data_status
+from core.db.engine import make_engine
+from core.ml.params import SEED, TURBO
+from core.ml.registry import next_version
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "credit.csv"))
@@ -43,9 +43,9 @@ BASELINE = """
 import os, sys, time
 os.environ.setdefault("PYCARET_CUSTOM_LOGGING_PATH", os.devnull)
 from pycaret.classification import ClassificationExperiment
-from core.db import make_engine
-from core.dataset import ID
-from core.training import sample_frame, training_frame
+from core.db.engine import make_engine
+from core.vocabulary import ID
+from core.data.features import sample_frame, training_frame
 folds, seed, sample, models = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 engine = make_engine(os.environ["DATABASE_URL"])
 started = time.perf_counter()

@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.cache import describe
-from core.status import database_label
+from core.data.status import database_label
 from dashboard.components import engine, settings, store
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.cache import QueryCache, get_store
-from core.config import SettingsError, get_settings
-from core.db import get_engine
+from core.db.engine import get_engine
+from core.settings import SettingsError, get_settings
 
 
 def settings():

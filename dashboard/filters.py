@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.filters import CHOICES, RANGES, Filters, from_query, label
-from core.queries import Bounds
+from core.explore.clients import Bounds
+from core.explore.filters import CHOICES, RANGES, Filters, from_query, label
 
 SAVED = "explore_filters"
 KEYS = {

@@ -9,8 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.dataset import BILLS, MONTHS, PAID, STATUS
-from core.schemas import MONTH_NAMES
+from core.vocabulary import BILLS, MONTH_LABELS, MONTHS, PAID, STATUS
 
 MONTH_COLUMNS = ["Month", "Status", "Bill", "Paid"]
 CLIENT_FIELDS = ["SEX", "EDUCATION", "MARRIAGE", "AGE", "LIMIT_BAL"]
@@ -20,7 +19,7 @@ def months_table(features: dict[str, int]) -> pd.DataFrame:
     """Six rows, the latest month (Sep 2005) first: repayment status, bill, amount paid."""
     rows = [
         [name, features[STATUS[m]], features[BILLS[m]], features[PAID[m]]]
-        for m, name in zip(range(len(MONTHS)), MONTH_NAMES, strict=True)
+        for m, name in enumerate(MONTH_LABELS.values())
     ]
     return pd.DataFrame(rows, columns=MONTH_COLUMNS)
 

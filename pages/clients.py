@@ -5,10 +5,10 @@ from math import ceil
 
 import streamlit as st
 
-from core import queries
-from core.db import DatabaseError
-from core.status import data_status
-from dashboard import figures as charts
+from core import explore
+from core.data.status import data_status
+from core.db.engine import DatabaseError
+from dashboard.charts import explore as charts
 from dashboard.components import engine, query_cache, stop_with, stop_without_clients
 from dashboard.filters import filter_sidebar, mirror_in_url
 
@@ -28,11 +28,11 @@ db, cache = engine(), query_cache()
 
 try:
     stop_without_clients(data_status(db))
-    filters = filter_sidebar(queries.bounds(db, cache=cache))
-    shown = queries.figures(db, filters, cache=cache)
-    ages = queries.age_distribution(db, filters, cache=cache)
-    rates = {by: queries.default_rates(db, filters, by, cache=cache) for by in queries.BREAKDOWNS}
-    limits = queries.limit_distribution(db, filters, cache=cache)
+    filters = filter_sidebar(explore.bounds(db, cache=cache))
+    shown = explore.figures(db, filters, cache=cache)
+    ages = explore.age_distribution(db, filters, cache=cache)
+    rates = {by: explore.default_rates(db, filters, by, cache=cache) for by in explore.BREAKDOWNS}
+    limits = explore.limit_distribution(db, filters, cache=cache)
 except DatabaseError as exc:
     stop_with(exc)
 
@@ -43,13 +43,13 @@ if shown.clients == 0:
     st.info("No clients match these filters: widen or clear them in the sidebar.")
 
 st.plotly_chart(charts.age_distribution(ages), key="chart_age")
-for column, by in zip(st.columns(3), queries.BREAKDOWNS, strict=True):
+for column, by in zip(st.columns(3), explore.BREAKDOWNS, strict=True):
     column.plotly_chart(charts.default_rates(rates[by], by), key=f"chart_rate_{by}")
-st.plotly_chart(charts.limit_distribution(limits, queries.LIMIT_BIN), key="chart_limit")
+st.plotly_chart(charts.limit_distribution(limits, explore.LIMIT_BIN), key="chart_limit")
 
 st.subheader("Matching clients")
 sort_column, order_column, size_column, page_column = st.columns(4)
-sort = sort_column.selectbox("Sort by", queries.SORTABLE, format_func=COLUMNS.get, key="table_sort")
+sort = sort_column.selectbox("Sort by", explore.SORTABLE, format_func=COLUMNS.get, key="table_sort")
 descending = order_column.toggle("Descending", key="table_desc")
 page_size = size_column.selectbox("Rows per page", [25, 50, 100], key="table_size")
 pages = max(1, ceil(shown.clients / page_size))
@@ -59,7 +59,7 @@ page = page_column.number_input(
     f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="table_page"
 )
 try:
-    rows = queries.client_table(
+    rows = explore.client_table(
         db, filters, sort=sort, descending=descending, page=page, page_size=page_size, cache=cache
     )
 except DatabaseError as exc:
@@ -67,7 +67,7 @@ except DatabaseError as exc:
 st.dataframe(charts.client_rows(rows), hide_index=True, key="table_rows")
 st.download_button(
     f"Download the {shown.clients:,} matching clients (CSV)",
-    data=lambda: b"".join(queries.export_csv(db, filters)),
+    data=lambda: b"".join(explore.export_csv(db, filters)),
     file_name="clients.csv",
     mime="text/csv",
     on_click="ignore",
@@ -89,7 +89,7 @@ client_id = st.number_input(
 )
 if client_id is not None:
     try:
-        record = queries.client_lookup(db, int(client_id), cache=cache)
+        record = explore.client_lookup(db, int(client_id), cache=cache)
     except DatabaseError as exc:
         stop_with(exc)
     if record is None:

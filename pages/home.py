@@ -3,11 +3,11 @@
 import streamlit as st
 
 from core.cache import count_visit, invalidate, redis_status
-from core.dataset import DataError
-from core.db import DatabaseError
-from core.loader import load_file
-from core.queries import refresh_summaries
-from core.status import data_status, database_label
+from core.data.dataset import DataError
+from core.data.loader import load_file
+from core.data.status import data_status, database_label
+from core.db.engine import DatabaseError
+from core.explore.summaries import refresh_summaries
 from dashboard.components import ProgressBar, engine, stop_with, store
 
 st.title("Credit default dashboard")

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.db import DatabaseError
-from core.leaderboard import leaderboard, version_history
-from core.registry import VersionError, default_version, list_versions, set_champion
-from core.training import METRICS
-from dashboard import figures_models as figures
+from core.db.engine import DatabaseError
+from core.ml.leaderboard import leaderboard, version_history
+from core.ml.registry import VersionError, default_version, list_versions, set_champion
+from core.vocabulary import METRICS
+from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with
 
 TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"

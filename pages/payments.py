@@ -3,10 +3,11 @@ each repayment status, and how statuses move from one month to the next."""
 
 import streamlit as st
 
-from core import queries
-from core.db import DatabaseError
-from core.status import data_status
-from dashboard import figures as charts
+from core import explore
+from core.data.status import data_status
+from core.db.engine import DatabaseError
+from core.vocabulary import MONTH_LABELS
+from dashboard.charts import explore as charts
 from dashboard.components import engine, query_cache, stop_with, stop_without_clients
 from dashboard.filters import filter_sidebar, mirror_in_url
 
@@ -17,7 +18,7 @@ PAIRS = [ALL_MONTHS, 5, 4, 3, 2, 1]  # the later month of each pair, oldest pair
 def pair_name(month) -> str:
     if month == ALL_MONTHS:
         return "every pair of months"
-    return f"{queries.MONTH_LABELS[month + 1]} → {queries.MONTH_LABELS[month]}"
+    return f"{MONTH_LABELS[month + 1]} → {MONTH_LABELS[month]}"
 
 
 st.title("Payments")
@@ -25,10 +26,10 @@ db, cache = engine(), query_cache()
 
 try:
     stop_without_clients(data_status(db))
-    filters = filter_sidebar(queries.bounds(db, cache=cache))
+    filters = filter_sidebar(explore.bounds(db, cache=cache))
     # The first query after a load also builds the payments summaries (seconds, once).
     with st.spinner("Summing up the payments..."):
-        totals = queries.payment_totals(db, filters, cache=cache)
+        totals = explore.payment_totals(db, filters, cache=cache)
 except DatabaseError as exc:
     stop_with(exc)
 
@@ -46,7 +47,7 @@ st.plotly_chart(charts.status_shares(totals), key="chart_status")
 
 pair = st.selectbox("Months compared", PAIRS, format_func=pair_name, key="transition_month")
 try:
-    moves = queries.status_transitions(
+    moves = explore.status_transitions(
         db, filters, month=None if pair == ALL_MONTHS else pair, cache=cache
     )
 except DatabaseError as exc:
@@ -59,8 +60,8 @@ st.plotly_chart(charts.transitions(moves), key="chart_transitions")
 exact = st.session_state.get("exact_medians", False)
 try:
     with medians_column, st.spinner("Working out the medians..."):
-        medians = queries.payment_medians(db, filters, exact=exact, cache=cache)
-    months = queries.join_medians(totals, medians)
+        medians = explore.payment_medians(db, filters, exact=exact, cache=cache)
+    months = explore.join_medians(totals, medians)
 except DatabaseError as exc:
     stop_with(exc)
 medians_column.plotly_chart(charts.monthly_medians(months), key="chart_medians")

@@ -5,14 +5,15 @@ from pathlib import Path
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from core.dataset import DOMAINS, LABELS, DataError
-from core.db import DatabaseError
-from core.features import TYPICAL, client_features, typical_values
-from core.monitoring import KEY_FEATURES, monitoring
-from core.registry import ArtifactError, VersionError, list_versions
-from core.schemas import DESCRIPTIONS, STATUS_LABELS, TITLES, InputError
-from core.scoring import PREDICTIONS, explain, get_model, score, score_file
-from dashboard import score_figures as figures
+from core.data.dataset import DOMAINS, DataError
+from core.data.features import TYPICAL, client_features, typical_values
+from core.db.engine import DatabaseError
+from core.ml.registry import ArtifactError, VersionError, list_versions
+from core.serving.monitoring import KEY_FEATURES, monitoring
+from core.serving.schemas import DESCRIPTIONS, TITLES, InputError
+from core.serving.scoring import explain, get_model, score, score_file
+from core.vocabulary import LABELS, PREDICTIONS, STATUS_LABELS
+from dashboard.charts import scoring as figures
 from dashboard.components import engine, stop_with
 from dashboard.score_form import CLIENT_FIELDS, form_features, months_table
 

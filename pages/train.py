@@ -5,24 +5,23 @@ from pathlib import Path
 import streamlit as st
 
 from core import jobs
-from core.db import DatabaseError
-from core.leaderboard import job_board, job_history
-from core.registry import list_versions
-from core.status import data_status, data_version
-from core.training import (
+from core.data.features import training_csv, training_frame
+from core.data.status import data_status, data_version
+from core.db.engine import DatabaseError
+from core.ml.leaderboard import job_board, job_history
+from core.ml.params import (
     DEFAULT_FOLDS,
     MAX_FOLDS,
-    METRICS,
     MIN_FOLDS,
     MIN_SAMPLE,
     MODELS,
     NO_PROBABILITIES,
     TURBO,
     TrainingError,
-    training_csv,
-    training_frame,
 )
-from dashboard import figures_models as figures
+from core.ml.registry import list_versions
+from core.vocabulary import METRICS
+from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with, stop_without_clients, store
 
 LEADERBOARDS_PAGE = Path(__file__).resolve().parent / "leaderboards.py"

@@ -10,8 +10,8 @@ import redis
 from sqlalchemy import text
 
 from core.cache import MemoryStore
-from core.config import get_settings
-from core.db import make_engine, migrate
+from core.db.engine import make_engine, migrate
+from core.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "credit.csv"))
@@ -136,8 +136,8 @@ SCALED_MEDIANS = {
 def estimating_postgres():
     """The real data on the test Postgres, summarised under SCALED_MEDIANS (tests that
     query it set them too): yields the engine."""
-    from core import queries
-    from core.loader import load_file
+    from core import explore
+    from core.data.loader import load_file
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         for name, value in SCALED_MEDIANS.items():
@@ -145,7 +145,7 @@ def estimating_postgres():
         get_settings.cache_clear()
         engine = fresh_postgres(postgres_url())
         load_file(engine, REAL_DATA.read_bytes(), "credit.csv")
-        queries.refresh_summaries(engine)  # draws the sample at its scaled-down size
+        explore.refresh_summaries(engine)  # draws the sample at its scaled-down size
     get_settings.cache_clear()
     yield engine
     engine.dispose()

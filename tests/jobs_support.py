@@ -8,8 +8,8 @@ from functools import lru_cache
 import pandas as pd
 
 from core import jobs
-from core.dataset import parse_csv
-from core.loader import load_frame
+from core.data.dataset import parse_csv
+from core.data.loader import load_frame
 from tests.conftest import REAL_DATA
 
 SMALL = 1_500

@@ -10,9 +10,10 @@ from functools import lru_cache
 
 import pandas as pd
 
-from core.dataset import ID, parse_csv
-from core.db import migrate
-from core.registry import save_version
+from core.data.dataset import parse_csv
+from core.db.engine import migrate
+from core.ml.registry import save_version
+from core.vocabulary import ID
 from tests.conftest import REAL_DATA
 
 SAMPLE_ROWS = 1_000

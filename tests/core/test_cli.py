@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.db import make_engine
-from core.status import data_status
+from core.data.status import data_status
+from core.db.engine import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 

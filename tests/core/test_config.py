@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.config import DEFAULT_DATABASE_URL, SettingsError, get_settings
+from core.settings import DEFAULT_DATABASE_URL, SettingsError, get_settings
 
 
 def test_defaults_are_the_embedded_setup(settings_env):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from core.dataset import FEATURES, ID, TARGET, DataError, map_header, parse_csv
+from core.data.dataset import DataError, map_header, parse_csv
+from core.vocabulary import FEATURES, ID, TARGET
 
 PYCARET_HEADER = ",".join([*FEATURES, TARGET])
 ROW = "20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1"

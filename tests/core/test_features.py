@@ -1,8 +1,8 @@
 """Clients' features read back from the database, and typical values, on SQLite and Postgres."""
 
-from core.dataset import FEATURES, ID
-from core.features import TYPICAL, client_features, sample_features, typical_of, typical_values
-from core.loader import load_frame
+from core.data.features import TYPICAL, client_features, sample_features, typical_of, typical_values
+from core.data.loader import load_frame
+from core.vocabulary import FEATURES, ID
 from tests.trained import real_frame
 
 

@@ -9,8 +9,8 @@ import re
 import pytest
 from sqlalchemy.dialects import sqlite
 
-from core.filters import FilterError, Filters, from_query
-from core.models import Client
+from core.db.schema import Client
+from core.explore.filters import FilterError, Filters, from_query
 
 clients = Client.__table__
 
@@ -135,7 +135,7 @@ def test_where_clause_binds_every_value(filters, sql, params):
 
 
 def test_where_clause_applies_to_any_table_with_the_clients_columns():
-    from core.models import ClientSummary
+    from core.db.schema import ClientSummary
 
     where = Filters(education=(1,)).where(ClientSummary.__table__)
     assert "client_summary.education IN" in str(where.compile(dialect=sqlite.dialect()))

@@ -16,11 +16,12 @@ from sklearn.linear_model import LogisticRegression
 from sqlalchemy import select
 
 from core import jobs
-from core.dataset import FEATURES
-from core.db import make_engine, migrate
-from core.models import TrainingJob
-from core.registry import get_version, list_versions, load_pipeline, save_version
-from core.training import TrainingError, TrainingParams, check_params, training_frame
+from core.data.features import training_frame
+from core.db.engine import make_engine, migrate
+from core.db.schema import TrainingJob
+from core.ml.params import TrainingError, TrainingParams, check_params
+from core.ml.registry import get_version, list_versions, load_pipeline, save_version
+from core.vocabulary import FEATURES
 from tests.conftest import fresh_postgres, postgres_url
 from tests.jobs_support import (
     FAST,

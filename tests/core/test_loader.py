@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, text
 
-from core import loader
-from core.dataset import DataError, parse_csv, validate_frame
-from core.loader import SourceError, find_source, load_file, load_frame, read_source, synthetic
-from core.models import Dataset
-from core.status import data_status, data_version
+from core.data import loader
+from core.data.dataset import DataError, parse_csv, validate_frame
+from core.data.loader import SourceError, find_source, load_file, load_frame, read_source
+from core.data.status import data_status, data_version
+from core.data.synthetic import synthetic
+from core.db.schema import Dataset
 
 HEADER = (
     "LIMIT_BAL,SEX,EDUCATION,MARRIAGE,AGE,PAY_1,PAY_2,PAY_3,PAY_4,PAY_5,PAY_6,BILL_AMT1,"

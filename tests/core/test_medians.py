@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from core import frames, queries
-from core.config import get_settings
-from core.filters import Filters
-from core.loader import load_file
-from core.models import median_sample
+import frames
+from core import explore
+from core.data.loader import load_file
+from core.db.schema import median_sample
+from core.explore.filters import Filters
+from core.settings import get_settings
 from tests.conftest import REAL_DATA, SCALED_MEDIANS
 
 BROAD = [Filters(sex=(2,)), Filters(age=(25, 45)), Filters(education=(2,), defaulted=False)]
@@ -66,10 +67,10 @@ def test_the_sample_is_a_random_draw_numbered_from_zero(scaled):
 def test_broad_filters_get_the_samples_order_statistics(scaled, filters):
     engine, clients, payments = scaled
     with engine.connect() as connection:
-        plan = queries.plan_median_sample(connection, filters)
+        plan = explore.plan_median_sample(connection, filters)
     assert plan is not None
-    assert plan.matching == queries.figures(engine, filters).clients
-    estimate = queries.payment_medians(engine, filters)
+    assert plan.matching == explore.figures(engine, filters).clients
+    estimate = explore.payment_medians(engine, filters)
     rows = sample_rows(engine, filters, plan.draws)
     spread = plan.half_width
     assert 0 < spread < 0.05
@@ -88,7 +89,7 @@ def test_broad_filters_get_the_samples_order_statistics(scaled, filters):
 @pytest.mark.parametrize("filters", BROAD, ids=lambda f: f.describe())
 def test_the_intervals_hold_the_exact_medians(scaled, filters):
     engine, clients, payments = scaled
-    estimate = queries.payment_medians(engine, filters)
+    estimate = explore.payment_medians(engine, filters)
     exact = frames.payment_medians(clients, payments, filters)
     inside = 0
     for measure in MEASURES:
@@ -104,7 +105,7 @@ def test_the_intervals_hold_the_exact_medians(scaled, filters):
 def test_exact_medians_on_request(scaled, filters):
     engine, clients, payments = scaled
     pd.testing.assert_frame_equal(
-        queries.payment_medians(engine, filters, exact=True),
+        explore.payment_medians(engine, filters, exact=True),
         frames.payment_medians(clients, payments, filters),
     )
 
@@ -112,26 +113,26 @@ def test_exact_medians_on_request(scaled, filters):
 def test_few_matching_clients_get_exact_medians(scaled):
     engine, clients, payments = scaled
     narrow = Filters(sex=(1,), education=(1,), age=(30, 40))
-    assert queries.figures(engine, narrow).clients <= get_settings().exact_median_clients
+    assert explore.figures(engine, narrow).clients <= get_settings().exact_median_clients
     pd.testing.assert_frame_equal(
-        queries.payment_medians(engine, narrow),
+        explore.payment_medians(engine, narrow),
         frames.payment_medians(clients, payments, narrow),
     )
 
 
 def test_sqlite_always_computes_exact_medians(settings_env, tmp_path):
-    from core.db import make_engine
+    from core.db.engine import make_engine
 
     settings_env(**SCALED_MEDIANS)
     engine = make_engine(f"sqlite:///{tmp_path / 'credit.db'}")
     load_file(engine, REAL_DATA.read_bytes(), "credit.csv")
-    queries.refresh_summaries(engine)
+    explore.refresh_summaries(engine)
     clients, payments = frames.read_tables(engine)
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(median_sample)) == 0
     for filters in BROAD:
         pd.testing.assert_frame_equal(
-            queries.payment_medians(engine, filters),
+            explore.payment_medians(engine, filters),
             frames.payment_medians(clients, payments, filters),
         )
     engine.dispose()

@@ -16,13 +16,14 @@ from alembic.config import Config
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from core import frames, queries
+import frames
+from core import explore
 from core.cache import MemoryStore, QueryCache, connect
-from core.dataset import ID, parse_csv
-from core.db import MIGRATIONS, DatabaseError, make_engine
-from core.filters import Filters
-from core.loader import load_frame, synthetic
-from core.models import (
+from core.data.dataset import parse_csv
+from core.data.loader import load_frame
+from core.data.synthetic import synthetic
+from core.db.engine import MIGRATIONS, DatabaseError, make_engine
+from core.db.schema import (
     ClientSummary,
     SummaryState,
     client_months,
@@ -30,6 +31,9 @@ from core.models import (
     payment_summary,
     status_moves,
 )
+from core.explore.filters import Filters
+from core.explore.sql import PAIRS
+from core.vocabulary import ID
 from tests.tcp_proxy import TcpProxy
 
 SAMPLE_ROWS = 3_000
@@ -93,7 +97,7 @@ def exactly(sql: pd.DataFrame, expected: pd.DataFrame) -> None:
     )
 
 
-def same_figures(actual: queries.Figures, expected: queries.Figures) -> None:
+def same_figures(actual: explore.Figures, expected: explore.Figures) -> None:
     assert actual.clients == expected.clients
     for name in ("average_age", "default_rate", "average_limit"):
         value = getattr(expected, name)
@@ -104,27 +108,27 @@ def same_figures(actual: queries.Figures, expected: queries.Figures) -> None:
 def test_every_query_equals_pandas_on_the_same_data(loaded, filters):
     engine, clients, payments = loaded
     expected = frames.figures(clients, filters)
-    same_figures(queries.figures(engine, filters), expected)
-    same(queries.age_distribution(engine, filters), frames.age_distribution(clients, filters))
-    for by in queries.BREAKDOWNS:
-        same(queries.default_rates(engine, filters, by), frames.default_rates(clients, filters, by))
-    same(queries.limit_distribution(engine, filters), frames.limit_distribution(clients, filters))
+    same_figures(explore.figures(engine, filters), expected)
+    same(explore.age_distribution(engine, filters), frames.age_distribution(clients, filters))
+    for by in explore.BREAKDOWNS:
+        same(explore.default_rates(engine, filters, by), frames.default_rates(clients, filters, by))
+    same(explore.limit_distribution(engine, filters), frames.limit_distribution(clients, filters))
     for sort, descending, page in [("id", False, 1), ("age", True, 2), ("limit_bal", False, 3)]:
         same(
-            queries.client_table(engine, filters, sort=sort, descending=descending, page=page),
+            explore.client_table(engine, filters, sort=sort, descending=descending, page=page),
             frames.client_table(clients, filters, sort=sort, descending=descending, page=page),
         )
-    same(queries.payment_months(engine, filters), frames.payment_months(clients, payments, filters))
+    same(explore.payment_months(engine, filters), frames.payment_months(clients, payments, filters))
     exactly(
-        queries.payment_totals(engine, filters), frames.payment_totals(clients, payments, filters)
+        explore.payment_totals(engine, filters), frames.payment_totals(clients, payments, filters)
     )
     exactly(
-        queries.payment_medians(engine, filters),
+        explore.payment_medians(engine, filters),
         frames.payment_medians(clients, payments, filters),
     )
     for month in (None, 1, 5):
         same(
-            queries.status_transitions(engine, filters, month=month),
+            explore.status_transitions(engine, filters, month=month),
             frames.status_transitions(clients, payments, filters, month=month),
         )
 
@@ -133,17 +137,17 @@ def test_every_query_equals_pandas_on_the_same_data(loaded, filters):
 def test_export_is_the_matching_clients_in_the_data_sets_format(loaded, sample, filters):
     engine, clients, _ = loaded
     ids = frames.matching(clients, filters)["id"]
-    exported = b"".join(queries.export_csv(engine, filters, chunk_size=500))
+    exported = b"".join(explore.export_csv(engine, filters, chunk_size=500))
     expected = sample[sample[ID].isin(ids)].reset_index(drop=True)
     if expected.empty:
-        assert exported.decode().splitlines() == [",".join(queries.EXPORT_COLUMNS)]
+        assert exported.decode().splitlines() == [",".join(explore.EXPORT_COLUMNS)]
     else:
         pd.testing.assert_frame_equal(parse_csv(exported), expected)
 
 
 def test_export_comes_in_chunks(loaded):
     engine, clients, _ = loaded
-    chunks = list(queries.export_csv(engine, Filters(), chunk_size=1_000))
+    chunks = list(explore.export_csv(engine, Filters(), chunk_size=1_000))
     assert len(chunks) == 1 + 3  # the header, then 3,000 clients 1,000 at a time
     assert sum(chunk.count(b"\n") for chunk in chunks) == 1 + len(clients)
 
@@ -151,26 +155,26 @@ def test_export_comes_in_chunks(loaded):
 def test_nothing_matches_gives_zero_and_empty_results(loaded):
     engine, _, _ = loaded
     nobody = Filters(age=(18, 20))
-    assert queries.figures(engine, nobody) == queries.Figures(0, None, None, None)
-    assert queries.age_distribution(engine, nobody).empty
-    assert queries.default_rates(engine, nobody, "sex").empty
-    assert queries.client_table(engine, nobody).empty
-    assert queries.payment_months(engine, nobody).empty
-    assert queries.status_transitions(engine, nobody).empty
+    assert explore.figures(engine, nobody) == explore.Figures(0, None, None, None)
+    assert explore.age_distribution(engine, nobody).empty
+    assert explore.default_rates(engine, nobody, "sex").empty
+    assert explore.client_table(engine, nobody).empty
+    assert explore.payment_months(engine, nobody).empty
+    assert explore.status_transitions(engine, nobody).empty
 
 
 def test_average_age_of_all_real_clients(engine, real_data_module):
     """The seed's /query/clients/age/ with no filter: the average over all 24,000 clients."""
     load_frame(engine, parse_csv(real_data_module), "credit.csv")
     expected = parse_csv(real_data_module)["AGE"].mean()
-    assert queries.figures(engine, Filters()).average_age == pytest.approx(expected)
-    assert queries.figures(engine, Filters()).clients == 24_000
-    assert queries.bounds(engine) == queries.Bounds((21, 79), (10_000, 1_000_000))
+    assert explore.figures(engine, Filters()).average_age == pytest.approx(expected)
+    assert explore.figures(engine, Filters()).clients == 24_000
+    assert explore.bounds(engine) == explore.Bounds((21, 79), (10_000, 1_000_000))
 
 
 def test_client_lookup_profile_and_six_months(loaded, sample):
     engine, _, _ = loaded
-    record = queries.client_lookup(engine, 7)
+    record = explore.client_lookup(engine, 7)
     row = sample[sample[ID] == 7].iloc[0]
     assert record.profile["id"] == 7 and record.profile["age"] == row["AGE"]
     assert record.profile["sex_label"] == {1: "male", 2: "female"}[row["SEX"]]
@@ -186,22 +190,22 @@ def test_client_lookup_profile_and_six_months(loaded, sample):
 @pytest.mark.parametrize("client_id", [SAMPLE_ROWS + 1, 0, -5, 2**63])
 def test_unknown_client_is_none(loaded, client_id):
     engine, _, _ = loaded
-    assert queries.client_lookup(engine, client_id) is None
+    assert explore.client_lookup(engine, client_id) is None
 
 
 def test_cache_serves_repeats_and_a_load_invalidates(engine, store, sample):
     load_frame(engine, sample, "sample")
     cache = QueryCache(store, ttl=60)
-    first = queries.figures(engine, Filters(sex=(2,)), cache=cache)
+    first = explore.figures(engine, Filters(sex=(2,)), cache=cache)
     # Change the summary behind the cache's back: a cached answer does not see it.
     with engine.begin() as connection:
         connection.execute(ClientSummary.__table__.delete())
-    assert queries.figures(engine, Filters(sex=(2,)), cache=cache) == first
-    assert queries.figures(engine, Filters(sex=(2,))).clients == 0  # uncached does
+    assert explore.figures(engine, Filters(sex=(2,)), cache=cache) == first
+    assert explore.figures(engine, Filters(sex=(2,))).clients == 0  # uncached does
     # A load moves the data version on: cached answers are not used, the summary is rebuilt.
     more = synthetic(500).assign(ID=lambda f: f[ID] + 10_000)
     load_frame(engine, more, "more clients")
-    after = queries.figures(engine, Filters(sex=(2,)), cache=cache)
+    after = explore.figures(engine, Filters(sex=(2,)), cache=cache)
     clients, _ = frames.read_tables(engine)
     same_figures(after, frames.figures(clients, Filters(sex=(2,))))
     assert after.clients > first.clients
@@ -212,17 +216,17 @@ def test_two_databases_sharing_a_cache_do_not_mix(engine, tmp_path, sample):
     load_frame(engine, sample, "sample")
     load_frame(other, sample.iloc[:100], "fewer")  # the same data version, 1
     cache = QueryCache(MemoryStore())
-    assert queries.figures(engine, Filters(), cache=cache).clients == SAMPLE_ROWS
-    assert queries.figures(other, Filters(), cache=cache).clients == 100
+    assert explore.figures(engine, Filters(), cache=cache).clients == SAMPLE_ROWS
+    assert explore.figures(other, Filters(), cache=cache).clients == 100
     other.dispose()
 
 
 def test_summary_is_rebuilt_once_per_data_version(engine, sample):
     load_frame(engine, sample, "sample")
-    assert queries.summary_version(engine) == 0
-    assert queries.refresh_summary(engine, 1) is True
-    assert queries.refresh_summary(engine, 1) is False
-    assert queries.summary_version(engine) == 1
+    assert explore.summary_version(engine) == 0
+    assert explore.refresh_summary(engine, 1) is True
+    assert explore.refresh_summary(engine, 1) is False
+    assert explore.summary_version(engine) == 1
     with engine.connect() as connection:
         rows = connection.scalar(select(func.sum(ClientSummary.clients)))
     assert rows == SAMPLE_ROWS
@@ -234,7 +238,7 @@ def test_concurrent_refreshes_build_the_summary_once(engine, sample):
 
     def refresh():
         barrier.wait()
-        results.append(queries.refresh_summary(engine, 1))
+        results.append(explore.refresh_summary(engine, 1))
 
     threads = [threading.Thread(target=refresh) for _ in range(4)]
     for thread in threads:
@@ -242,7 +246,7 @@ def test_concurrent_refreshes_build_the_summary_once(engine, sample):
     for thread in threads:
         thread.join()
     assert sorted(results) == [False, False, False, True]
-    assert queries.figures(engine, Filters()).clients == SAMPLE_ROWS
+    assert explore.figures(engine, Filters()).clients == SAMPLE_ROWS
 
 
 # One filter set per grain of payment_summary and status_moves: neither range (0), age (1),
@@ -260,15 +264,15 @@ def test_payments_summaries_equal_pandas_at_every_grain(loaded, grain):
     engine, clients, payments = loaded
     filters = GRAIN_FILTERS[grain]
     exactly(
-        queries.payment_totals(engine, filters), frames.payment_totals(clients, payments, filters)
+        explore.payment_totals(engine, filters), frames.payment_totals(clients, payments, filters)
     )
     exactly(
-        queries.payment_medians(engine, filters),
+        explore.payment_medians(engine, filters),
         frames.payment_medians(clients, payments, filters),
     )
-    for month in (None, *queries.PAIRS):
+    for month in (None, *PAIRS):
         exactly(
-            queries.status_transitions(engine, filters, month=month),
+            explore.status_transitions(engine, filters, month=month),
             frames.status_transitions(clients, payments, filters, month=month),
         )
 
@@ -276,7 +280,7 @@ def test_payments_summaries_equal_pandas_at_every_grain(loaded, grain):
 @pytest.mark.parametrize("table", [payment_summary, status_moves], ids=lambda t: t.name)
 def test_every_grain_of_a_payments_summary_adds_up_to_the_same(loaded, table):
     engine = loaded[0]
-    queries.refresh_summary(engine, 1, queries.PAYMENT_SUMMARIES)
+    explore.refresh_summary(engine, 1, explore.PAYMENT_SUMMARIES)
     counted = [column for column in table.c if column.name.startswith(("clients", "into_"))]
     counted += [column for column in table.c if column.name.startswith(("bill_", "paid_"))]
     totals = select(table.c.grain, *(func.sum(column) for column in counted))
@@ -288,8 +292,8 @@ def test_every_grain_of_a_payments_summary_adds_up_to_the_same(loaded, table):
 
 def test_payments_summaries_are_rebuilt_for_a_new_data_version(engine, sample):
     load_frame(engine, sample, "sample")
-    before = queries.payment_totals(engine, Filters(age=(30, 40)))
-    assert queries.summary_version(engine, queries.PAYMENT_SUMMARIES) == 1
+    before = explore.payment_totals(engine, Filters(age=(30, 40)))
+    assert explore.summary_version(engine, explore.PAYMENT_SUMMARIES) == 1
     # Upsert: some clients change their payments, others are new.
     more = synthetic(400, seed=3).assign(ID=lambda f: f[ID] + SAMPLE_ROWS - 200)
     load_frame(engine, more, "more clients")
@@ -297,39 +301,39 @@ def test_payments_summaries_are_rebuilt_for_a_new_data_version(engine, sample):
     filters = Filters(age=(30, 40), limit_bal=(10_000, 400_000))
     for check in (Filters(), Filters(age=(30, 40)), filters):
         exactly(
-            queries.payment_totals(engine, check), frames.payment_totals(clients, payments, check)
+            explore.payment_totals(engine, check), frames.payment_totals(clients, payments, check)
         )
         exactly(
-            queries.payment_medians(engine, check),
+            explore.payment_medians(engine, check),
             frames.payment_medians(clients, payments, check),
         )
         exactly(
-            queries.status_transitions(engine, check),
+            explore.status_transitions(engine, check),
             frames.status_transitions(clients, payments, check),
         )
-    assert queries.summary_version(engine, queries.PAYMENT_SUMMARIES) == 2
-    assert not queries.payment_totals(engine, Filters(age=(30, 40))).equals(before)
+    assert explore.summary_version(engine, explore.PAYMENT_SUMMARIES) == 2
+    assert not explore.payment_totals(engine, Filters(age=(30, 40))).equals(before)
 
 
 def test_unfiltered_medians_are_read_from_their_summary(loaded):
     """Every client's medians are computed once per data version, not sorted per view."""
     engine, clients, payments = loaded
-    queries.refresh_summary(engine, 1, queries.PAYMENT_SUMMARIES)
+    explore.refresh_summary(engine, 1, explore.PAYMENT_SUMMARIES)
     with engine.begin() as connection:
         stored = connection.scalar(select(func.count()).select_from(overall_medians))
         connection.execute(client_months.delete())  # what a filtered view sorts
     assert stored == 6
     exactly(
-        queries.payment_medians(engine, Filters()),
+        explore.payment_medians(engine, Filters()),
         frames.payment_medians(clients, payments, Filters()),
     )
-    assert queries.payment_medians(engine, Filters(sex=(1,))).empty
+    assert explore.payment_medians(engine, Filters(sex=(1,))).empty
 
 
 def test_a_database_summarised_before_overall_medians_existed_gets_them(loaded):
     """Migration 0006 marks the payments summaries stale, so the next query fills the table."""
     engine, clients, payments = loaded
-    queries.refresh_summary(engine, 1, queries.PAYMENT_SUMMARIES)
+    explore.refresh_summary(engine, 1, explore.PAYMENT_SUMMARIES)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
@@ -338,21 +342,21 @@ def test_a_database_summarised_before_overall_medians_existed_gets_them(loaded):
     upgraded = make_engine(engine.url.render_as_string(hide_password=False))
     try:
         exactly(
-            queries.payment_medians(upgraded, Filters()),
+            explore.payment_medians(upgraded, Filters()),
             frames.payment_medians(clients, payments, Filters()),
         )
-        assert queries.summary_version(upgraded, queries.PAYMENT_SUMMARIES) == 1
+        assert explore.summary_version(upgraded, explore.PAYMENT_SUMMARIES) == 1
     finally:
         upgraded.dispose()
 
 
 def test_each_summary_set_is_built_when_a_query_first_needs_it(engine, sample):
     load_frame(engine, sample, "sample")
-    queries.figures(engine, Filters())
-    assert queries.summary_version(engine, queries.CLIENT_SUMMARY) == 1
-    assert queries.summary_version(engine, queries.PAYMENT_SUMMARIES) == 0
-    queries.status_transitions(engine, Filters())
-    assert queries.summary_version(engine, queries.PAYMENT_SUMMARIES) == 1
+    explore.figures(engine, Filters())
+    assert explore.summary_version(engine, explore.CLIENT_SUMMARY) == 1
+    assert explore.summary_version(engine, explore.PAYMENT_SUMMARIES) == 0
+    explore.status_transitions(engine, Filters())
+    assert explore.summary_version(engine, explore.PAYMENT_SUMMARIES) == 1
 
 
 def test_concurrent_refreshes_build_the_payments_summaries_once(engine, sample):
@@ -361,7 +365,7 @@ def test_concurrent_refreshes_build_the_payments_summaries_once(engine, sample):
 
     def refresh():
         barrier.wait()
-        results.append(queries.refresh_summary(engine, 1, queries.PAYMENT_SUMMARIES))
+        results.append(explore.refresh_summary(engine, 1, explore.PAYMENT_SUMMARIES))
 
     threads = [threading.Thread(target=refresh) for _ in range(3)]
     for thread in threads:
@@ -369,34 +373,34 @@ def test_concurrent_refreshes_build_the_payments_summaries_once(engine, sample):
     for thread in threads:
         thread.join()
     assert sorted(results) == [False, False, True]
-    assert queries.payment_totals(engine, Filters())["clients"].tolist() == [SAMPLE_ROWS] * 6
+    assert explore.payment_totals(engine, Filters())["clients"].tolist() == [SAMPLE_ROWS] * 6
 
 
 def test_summaries_lost_with_their_state_are_rebuilt(loaded):
     """Postgres empties UNLOGGED tables after a crash: summaries and state rows together."""
     engine, clients, payments = loaded
-    queries.figures(engine, Filters())
-    queries.payment_totals(engine, Filters())
+    explore.figures(engine, Filters())
+    explore.payment_totals(engine, Filters())
     with engine.begin() as connection:
         for table in (ClientSummary.__table__, *SUMMARY_TABLES):
             connection.execute(table.delete())
         connection.execute(SummaryState.__table__.delete())
-    assert queries.figures(engine, Filters()).clients == SAMPLE_ROWS
+    assert explore.figures(engine, Filters()).clients == SAMPLE_ROWS
     for filters in (Filters(), Filters(sex=(1,))):
         exactly(
-            queries.payment_months(engine, filters),
+            explore.payment_months(engine, filters),
             frames.payment_months(clients, payments, filters),
         )
-    assert queries.summary_version(engine, queries.PAYMENT_SUMMARIES) == 1
+    assert explore.summary_version(engine, explore.PAYMENT_SUMMARIES) == 1
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda e: queries.client_table(e, Filters(), sort="password"), "sorts by id, limit_bal"),
-        (lambda e: queries.client_table(e, Filters(), page=0), "page starts at 1"),
-        (lambda e: queries.default_rates(e, Filters(), "age"), "broken down by sex"),
-        (lambda e: queries.status_transitions(e, Filters(), month=6), "month is 1"),
+        (lambda e: explore.client_table(e, Filters(), sort="password"), "sorts by id, limit_bal"),
+        (lambda e: explore.client_table(e, Filters(), page=0), "page starts at 1"),
+        (lambda e: explore.default_rates(e, Filters(), "age"), "broken down by sex"),
+        (lambda e: explore.status_transitions(e, Filters(), month=6), "month is 1"),
     ],
 )
 def test_bad_arguments_are_refused(loaded, call, message):
@@ -408,7 +412,7 @@ def test_redis_down_results_are_computed_and_the_cache_says_off(loaded):
     engine, clients, _ = loaded
     cache = QueryCache(connect("redis://127.0.0.1:1/0"))
     same_figures(
-        queries.figures(engine, Filters(sex=(1,)), cache=cache),
+        explore.figures(engine, Filters(sex=(1,)), cache=cache),
         frames.figures(clients, Filters(sex=(1,))),
     )
     assert cache.error.startswith("cache off: redis://127.0.0.1:1/0 is unavailable")
@@ -436,9 +440,9 @@ def test_a_failed_redis_is_left_alone_for_a_while_then_tried_again(real_redis, r
 def test_database_down_raises_a_readable_error():
     engine = make_engine("postgresql://root@127.0.0.1:1/credit")
     with pytest.raises(DatabaseError, match="127.0.0.1:1/credit is unavailable"):
-        queries.figures(engine, Filters())
+        explore.figures(engine, Filters())
     with pytest.raises(DatabaseError, match="is unavailable"):
-        list(queries.export_csv(engine, Filters()))
+        list(explore.export_csv(engine, Filters()))
 
 
 def test_queries_work_again_when_the_database_returns(tmp_path, sample):
@@ -451,12 +455,12 @@ def test_queries_work_again_when_the_database_returns(tmp_path, sample):
         through_proxy = url.set(host="127.0.0.1", port=proxy.port)
         engine = make_engine(through_proxy.render_as_string(hide_password=False))
         load_frame(engine, sample, "sample")
-        assert queries.figures(engine, Filters()).clients == SAMPLE_ROWS
+        assert explore.figures(engine, Filters()).clients == SAMPLE_ROWS
         proxy.stop()
         with pytest.raises(DatabaseError, match="is unavailable"):
-            queries.figures(engine, Filters(sex=(1,)))
+            explore.figures(engine, Filters(sex=(1,)))
         proxy.start()
-        assert queries.figures(engine, Filters(sex=(1,))).clients > 0
+        assert explore.figures(engine, Filters(sex=(1,))).clients > 0
         with engine.connect() as connection:
             assert connection.execute(text("SELECT 1")).scalar() == 1
         engine.dispose()

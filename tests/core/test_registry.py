@@ -5,8 +5,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import update
 
-from core.models import ModelVersion
-from core.registry import (
+from core.db.schema import ModelVersion
+from core.ml.registry import (
     ArtifactError,
     VersionError,
     default_version,

@@ -4,8 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.dataset import FEATURES, ID, DataError, parse_csv
-from core.schemas import ClientFeatures, InputError, describe_value, features_frame, validate_client
+from core.data.dataset import DataError, parse_csv
+from core.serving.schemas import (
+    ClientFeatures,
+    InputError,
+    describe_value,
+    features_frame,
+    validate_client,
+)
+from core.vocabulary import FEATURES, ID
 
 CLIENT = dict(
     zip(

@@ -5,9 +5,9 @@ import json
 import pandas as pd
 import pytest
 
-from core.dataset import FEATURES, ID, TARGET
-from core.predictions import recent_scores
-from core.scoring import score
+from core.serving.predictions import recent_scores
+from core.serving.scoring import score
+from core.vocabulary import FEATURES, ID, TARGET
 from tests.core.test_cli import run_cli
 from tests.trained import real_frame, register
 
@@ -72,7 +72,7 @@ BAD = {
 
 @pytest.mark.parametrize("case", BAD)
 def test_bad_input_is_one_readable_message_and_nothing_is_logged(case, tmp_path, sqlite_url):
-    from core.db import make_engine
+    from core.db.engine import make_engine
 
     engine = make_engine(sqlite_url)
     register(engine, "1.0")

@@ -6,14 +6,15 @@ import pandas as pd
 import pytest
 from sqlalchemy import update
 
-from core.dataset import FEATURES, ID, TARGET, DataError
-from core.loader import load_frame
-from core.models import ModelVersion
-from core.monitoring import KEY_FEATURES, monitoring
-from core.predictions import log_scores, recent_scores
-from core.registry import ArtifactError, VersionError, set_champion
-from core.schemas import InputError
-from core.scoring import NoModelError, Score, explain, get_model, score, score_file
+from core.data.dataset import DataError
+from core.data.loader import load_frame
+from core.db.schema import ModelVersion
+from core.ml.registry import ArtifactError, VersionError, set_champion
+from core.serving.monitoring import KEY_FEATURES, monitoring
+from core.serving.predictions import log_scores, recent_scores
+from core.serving.schemas import InputError
+from core.serving.scoring import NoModelError, Score, explain, get_model, score, score_file
+from core.vocabulary import FEATURES, ID, TARGET
 from tests.trained import pipelines, real_frame, register
 
 

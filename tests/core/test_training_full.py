@@ -6,10 +6,10 @@ Run it with `pytest -m slow`.
 import pytest
 
 from core import jobs
-from core.db import make_engine
-from core.loader import load_file
-from core.registry import get_version
-from core.training import TURBO
+from core.data.loader import load_file
+from core.db.engine import make_engine
+from core.ml.params import TURBO
+from core.ml.registry import get_version
 from tests.jobs_support import wait_for
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.db import make_engine
-from core.loader import load_file
+from core.data.loader import load_file
+from core.db.engine import make_engine
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 

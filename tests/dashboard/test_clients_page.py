@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
-from core import queries
-from core.filters import Filters
-from core.loader import load_file
-from dashboard.figures import NO_MATCH, client_rows, metric_values
+from core import explore
+from core.data.loader import load_file
+from core.explore.filters import Filters
+from dashboard.charts.explore import NO_MATCH, client_rows, metric_values
 from tests.dashboard.charts import chart, metrics
 from tests.dashboard.conftest import APP, page_opener
 from tests.tcp_proxy import TcpProxy
@@ -27,17 +27,17 @@ clients_page = page_opener(CLIENTS, "clients_page")
 def assert_shows(app, db, filters: Filters) -> None:
     """Figures, charts, table and link of the page are those of core for these filters."""
     assert not app.exception
-    expected = queries.figures(db, filters)
+    expected = explore.figures(db, filters)
     assert metrics(app) == metric_values(expected)
     ages = chart(app, "chart_age")
     assert sum(sum(trace["y"]) for trace in ages["traces"]) == expected.clients
-    for by in queries.BREAKDOWNS:
-        rates = queries.default_rates(db, filters, by)
+    for by in explore.BREAKDOWNS:
+        rates = explore.default_rates(db, filters, by)
         shown = chart(app, f"chart_rate_{by}")["traces"]
         assert (shown[0]["x"], shown[0]["y"]) == (list(rates["label"]), list(rates["rate"]))
     limits = chart(app, "chart_limit")
     assert sum(sum(trace["y"]) for trace in limits["traces"]) == expected.clients
-    table = queries.client_table(db, filters)
+    table = explore.client_table(db, filters)
     pd.testing.assert_frame_equal(app.dataframe[0].value, client_rows(table), check_dtype=False)
     shown_link = {k: v for k, v in app.query_params.items() if k != "client"}
     assert shown_link == filters.to_query()
@@ -93,7 +93,7 @@ def test_no_clients_match_shows_zero_and_empty_charts(clients_page, db):
     app.multiselect(key="filter_marriage").set_value([0])
     app.slider(key="filter_age").set_value((21, 21)).run()
     assert not app.exception
-    assert queries.figures(db, Filters(marriage=(0,), age=(21, 21))).clients == 0
+    assert explore.figures(db, Filters(marriage=(0,), age=(21, 21))).clients == 0
     assert metrics(app) == {
         "Clients": "0",
         "Average age": "–",
@@ -115,7 +115,7 @@ def test_table_is_sorted_sized_and_paged_by_its_widgets(clients_page, db):
     app.selectbox(key="table_size").set_value(50).run()
     assert app.number_input(key="table_page").label == "Page (of 480)"
     app.number_input(key="table_page").set_value(3).run()
-    expected = queries.client_table(
+    expected = explore.client_table(
         db, Filters(), sort="age", descending=True, page=3, page_size=50
     )
     pd.testing.assert_frame_equal(app.dataframe[0].value, client_rows(expected), check_dtype=False)
@@ -133,7 +133,7 @@ def test_lookup_shows_the_profile_and_history_chart(clients_page, db):
     assert lookup.value is None and lookup.min == 1 and lookup.step == 1  # whole numbers only
     lookup.set_value(7).run()
     assert not app.exception
-    record = queries.client_lookup(db, 7)
+    record = explore.client_lookup(db, 7)
     assert app.markdown[-1].value.startswith("**Client 7**: female, age 28, high school, married")
     history = chart(app, "chart_history")
     assert history["title"] == "Client 7: six months of payments"

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from core.queries import ClientRecord, Figures
-from dashboard import figures
+from core.explore.clients import ClientRecord, Figures
+from dashboard.charts import explore as figures
 
 AGES = pd.DataFrame({"age": [25, 25, 30], "defaulted": [False, True, False], "clients": [10, 4, 7]})
 RATES = pd.DataFrame(

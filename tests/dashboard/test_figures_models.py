@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from core.leaderboard import BOARD_COLUMNS, HISTORY_COLUMNS
-from dashboard import figures_models as figures
+from core.ml.leaderboard import BOARD_COLUMNS, HISTORY_COLUMNS
+from dashboard.charts import models as figures
 
 
 def board() -> pd.DataFrame:

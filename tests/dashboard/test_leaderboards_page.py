@@ -7,9 +7,9 @@ import pytest
 import redis
 
 from core import jobs
-from core.db import make_engine
-from core.registry import default_version
-from core.runner import train_job
+from core.db.engine import make_engine
+from core.jobs.runner import train_job
+from core.ml.registry import default_version
 from tests.conftest import IN_CI
 from tests.dashboard.charts import chart, texts
 from tests.jobs_support import load_clients

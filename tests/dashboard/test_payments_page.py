@@ -6,9 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core import queries
-from core.filters import Filters
-from dashboard.figures import NO_MATCH, month_rows
+from core import explore
+from core.explore.filters import Filters
+from core.vocabulary import MONTH_LABELS, STATUS_GROUPS
+from dashboard.charts.explore import NO_MATCH, month_rows
 from tests.conftest import SCALED_MEDIANS
 from tests.dashboard.charts import chart, decode, texts
 from tests.dashboard.conftest import page_opener
@@ -22,25 +23,23 @@ payments_page = page_opener(PAYMENTS, "payments_page")
 
 def assert_shows(app, db, filters: Filters, month: int | None = None) -> None:
     assert not app.exception
-    months = queries.payment_months(db, filters)
+    months = explore.payment_months(db, filters)
     pd.testing.assert_frame_equal(app.dataframe[0].value, month_rows(months), check_dtype=False)
     billed, paid = chart(app, "chart_totals")["traces"]
-    assert (
-        billed["x"] == list(months["label"]) == [queries.MONTH_LABELS[m] for m in range(6, 0, -1)]
-    )
+    assert billed["x"] == list(months["label"]) == [MONTH_LABELS[m] for m in range(6, 0, -1)]
     assert (billed["y"], paid["y"]) == (list(months["total_bill"]), list(months["total_paid"]))
     median_bill, median_paid = chart(app, "chart_medians")["traces"]
     assert median_bill["y"] == pytest.approx(list(months["median_bill"]))
     assert median_paid["y"] == pytest.approx(list(months["median_paid"]))
     groups = chart(app, "chart_status")["traces"]
-    assert [g["name"] for g in groups] == [name for name, _, _ in queries.STATUS_GROUPS]
+    assert [g["name"] for g in groups] == [name for name, _, _ in STATUS_GROUPS]
     for group in groups:
         assert group["y"] == pytest.approx(list(months[f"share: {group['name']}"]))
-    moves = queries.status_transitions(db, filters, month=month)
+    moves = explore.status_transitions(db, filters, month=month)
     heatmap = chart(app, "chart_transitions")["traces"][0]
     shown_counts = sum(sum(row) for row in heatmap["customdata"])
     assert shown_counts == moves["clients"].sum()
-    clients = queries.figures(db, filters).clients
+    clients = explore.figures(db, filters).clients
     assert f": {clients:,} clients" in app.caption[0].value
     assert app.query_params == filters.to_query()
 
@@ -75,9 +74,9 @@ def test_the_month_pair_chooses_the_transitions(payments_page, db, month):
     app.multiselect(key="filter_sex").set_value([2])
     app.selectbox(key="transition_month").set_value(month).run()
     assert_shows(app, db, Filters(sex=(2,)), month=month)
-    later, earlier = queries.MONTH_LABELS[month], queries.MONTH_LABELS[month + 1]
+    later, earlier = MONTH_LABELS[month], MONTH_LABELS[month + 1]
     assert app.selectbox(key="transition_month").format_func(month) == f"{earlier} → {later}"
-    moves = queries.status_transitions(db, Filters(sex=(2,)), month=month)
+    moves = explore.status_transitions(db, Filters(sex=(2,)), month=month)
     heatmap = chart(app, "chart_transitions")["traces"][0]
     codes = sorted(set(moves["from_status"]) | set(moves["to_status"]))
     counts = moves.pivot(index="from_status", columns="to_status", values="clients")
@@ -90,7 +89,7 @@ def test_filters_set_here_apply_on_clients(payments_page, db):
     app.slider(key="filter_age").set_value((40, 50)).run()
     app.switch_page(CLIENTS).run()
     assert app.slider(key="filter_age").value == (40, 50)
-    expected = queries.figures(db, Filters(age=(40, 50)))
+    expected = explore.figures(db, Filters(age=(40, 50)))
     assert app.metric[0].value == f"{expected.clients:,}"
 
 
@@ -132,7 +131,7 @@ def test_broad_filters_show_estimated_medians_until_exact_ones_are_asked_for(
     url = db.url.render_as_string(hide_password=False)
     app = dashboard(PAYMENTS, DATABASE_URL=url, **SCALED_MEDIANS)
     app.multiselect(key="filter_sex").set_value([2]).run()
-    estimate = queries.payment_months(db, women)
+    estimate = explore.payment_months(db, women)
     sampled, clients = estimate["median_clients"].max(), estimate["clients"].max()
     assert sampled < clients
     shown = chart(app, "chart_medians")
@@ -149,7 +148,7 @@ def test_broad_filters_show_estimated_medians_until_exact_ones_are_asked_for(
     assert f"random sample: {sampled:,} of the {clients:,} matching clients" in texts(app.caption)
 
     app.checkbox(key="exact_medians").check().run()
-    exact = queries.payment_months(db, women, exact=True)
+    exact = explore.payment_months(db, women, exact=True)
     shown = chart(app, "chart_medians")
     assert shown["title"] == "Median bill and payment per month"
     for trace, measure in zip(shown["traces"], ("bill", "paid"), strict=True):

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from core.dataset import FEATURES
-from dashboard.score_figures import (
+from core.vocabulary import FEATURES
+from dashboard.charts.scoring import (
     DOWN,
     UP,
     compare_distributions,

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from core.dataset import FEATURES, ID, TARGET
-from core.db import make_engine
-from core.loader import load_frame
-from core.models import ModelVersion
-from core.predictions import recent_scores
-from core.scoring import score
+from core.data.loader import load_frame
+from core.db.engine import make_engine
+from core.db.schema import ModelVersion
+from core.serving.predictions import recent_scores
+from core.serving.scoring import score
+from core.vocabulary import FEATURES, ID, TARGET
 from tests.dashboard.charts import metrics
 from tests.trained import real_frame, register
 

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from core import jobs
-from core.db import make_engine
-from core.training import TURBO
+from core.db.engine import make_engine
+from core.ml.params import TURBO
 from tests.dashboard.charts import chart, metrics, texts
 from tests.jobs_support import MANY
 

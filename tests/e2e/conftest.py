@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core.db import make_engine
-from core.loader import load_file
+from core.data.loader import load_file
+from core.db.engine import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from core import queries
-from core.db import make_engine
-from core.filters import Filters
-from dashboard.figures import metric_values
+from core import explore
+from core.db.engine import make_engine
+from core.explore.filters import Filters
+from dashboard.charts.explore import metric_values
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +18,7 @@ def average_age(database_url: str, filters: Filters) -> str:
     """The average age as the page should show it, from core."""
     engine = make_engine(database_url)
     try:
-        return metric_values(queries.figures(engine, filters))["Average age"]
+        return metric_values(explore.figures(engine, filters))["Average age"]
     finally:
         engine.dispose()
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from core import queries
-from core.filters import Filters
+from core import explore
+from core.explore.filters import Filters
 from tests.conftest import SCALED_MEDIANS
 
 pytestmark = pytest.mark.browser
@@ -18,7 +18,7 @@ def test_broad_filters_show_estimates_until_exact_medians_are_ticked(
     page, start_dashboard, estimating_postgres, settings_env
 ):
     settings_env(**SCALED_MEDIANS)
-    months = queries.payment_months(estimating_postgres, Filters(sex=(2,)))
+    months = explore.payment_months(estimating_postgres, Filters(sex=(2,)))
     sampled, clients = months["median_clients"].max(), months["clients"].max()
     assert sampled < clients
     database_url = estimating_postgres.url.render_as_string(hide_password=False)

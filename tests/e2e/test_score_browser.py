@@ -5,10 +5,10 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from core.dataset import FEATURES, ID
-from core.db import make_engine
-from core.predictions import recent_scores
-from core.scoring import score
+from core.db.engine import make_engine
+from core.serving.predictions import recent_scores
+from core.serving.scoring import score
+from core.vocabulary import FEATURES, ID
 from tests.trained import real_frame, register
 
 pytestmark = pytest.mark.browser

@@ -1,0 +1,266 @@
+"""The credit data set's columns, header variants and row validation. No I/O here."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.vocabulary import BILLS, FEATURES, ID, PAID, STATUS, TARGET
+
+# Value domains as they occur in the real file, its undocumented codes included:
+# EDUCATION 0, MARRIAGE 0, repayment status -2 (no consumption) and 0 (revolving),
+# negative bills (credit balance). Amounts get generous bounds, not the file's extremes.
+DOMAINS: dict[str, tuple[int, int]] = {
+    "LIMIT_BAL": (1, 100_000_000),
+    "SEX": (1, 2),
+    "EDUCATION": (0, 6),
+    "MARRIAGE": (0, 3),
+    "AGE": (18, 120),
+    **{c: (-2, 9) for c in STATUS},
+    **{c: (-100_000_000, 100_000_000) for c in BILLS},
+    **{c: (0, 100_000_000) for c in PAID},
+    TARGET: (0, 1),
+    ID: (1, 2**62),
+}
+
+
+# Other names that public copies of this data set give to the same columns.
+ALIASES = {
+    "PAY_0": "PAY_1",
+    "DEFAULT PAYMENT NEXT MONTH": TARGET,
+    "DEFAULT.PAYMENT.NEXT.MONTH": TARGET,
+    "Y": TARGET,
+    **{f"X{i}": name for i, name in enumerate(FEATURES, start=1)},
+}
+CANONICAL = {name.upper(): name for name in [*FEATURES, TARGET, ID]}
+
+MAX_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file, located by line and column when it can be."""
+
+    message: str
+    line: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class DataError(ValueError):
+    """An input file that cannot be used; `problems` lists what and where."""
+
+    def __init__(self, problems: list[Problem], total: int | None = None):
+        self.problems = problems[:MAX_PROBLEMS]
+        self.total = total if total is not None else len(problems)
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        lines = [str(p) for p in self.problems]
+        if self.total > len(self.problems):
+            lines.append(f"... and {self.total - len(self.problems)} more problems")
+        return "\n".join(lines)
+
+
+class _Report:
+    """Problems found so far: the first MAX_PROBLEMS kept, all of them counted."""
+
+    def __init__(self):
+        self.problems: list[Problem] = []
+        self.total = 0
+
+    def add(self, problem: Problem) -> None:
+        self.total += 1
+        if len(self.problems) < MAX_PROBLEMS * 5:
+            self.problems.append(problem)
+
+    def flag(self, mask: np.ndarray, lines: np.ndarray, column: str, explain, values) -> None:
+        for pos in np.flatnonzero(mask)[:MAX_PROBLEMS]:
+            self.add(Problem(explain(values.iloc[pos]), int(lines[pos]), column))
+        self.total += max(0, int(mask.sum()) - MAX_PROBLEMS)
+
+    def raise_if_any(self) -> None:
+        if self.total:
+            ordered = sorted(self.problems, key=lambda p: p.line or 0)
+            raise DataError(ordered, total=self.total)
+
+
+def canonical_name(name: str) -> str | None:
+    """The data set's name for a header cell, or None when it is not one of ours."""
+    key = name.strip().strip('"').strip().upper()
+    return CANONICAL.get(key) or ALIASES.get(key)
+
+
+def map_header(names: list[str], require_target: bool = True) -> dict[str, str]:
+    """Map each header cell to its canonical column; raise DataError naming what is off."""
+    mapping: dict[str, str] = {}
+    unknown, clashes = [], []
+    for name in names:
+        canonical = canonical_name(name)
+        if canonical is None:
+            unknown.append(name.strip() or "(blank)")
+        elif canonical in mapping.values():
+            first = next(k for k, v in mapping.items() if v == canonical)
+            clashes.append(f"{first!r} and {name!r} are both {canonical}")
+        else:
+            mapping[name] = canonical
+    required = FEATURES + ([TARGET] if require_target else [])
+    missing = [c for c in required if c not in mapping.values()]
+    if not (unknown or clashes or missing):
+        return mapping
+    parts = []
+    if missing:
+        parts.append("missing columns: " + ", ".join(missing))
+    if unknown:
+        parts.append("unknown columns: " + ", ".join(unknown))
+    parts.extend(clashes)
+    raise DataError([Problem("header not recognised; " + "; ".join(parts), line=1)])
+
+
+def decode(data: bytes) -> str:
+    """Decode UTF-8 text (a BOM is allowed); name the line of the first bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        byte = data[exc.start : exc.start + 1].hex().upper()
+        raise DataError(
+            [Problem(f"byte 0x{byte} is not UTF-8 text; save the file as UTF-8", line=line)]
+        ) from None
+
+
+def parse_csv(data: bytes, require_target: bool = True) -> pd.DataFrame:
+    """Parse and validate a data file; return a frame with `ID`, the features and target.
+
+    Clients without an ID column get ids 1..N in file order. Raises DataError listing
+    every problem (line and column) up to a limit; nothing is returned from a bad file.
+    """
+    text = decode(data)
+    if not text.strip():
+        raise DataError([Problem("the file is empty")])
+    header = next(csv.reader(io.StringIO(text)))
+    mapping = map_header(header, require_target)
+    numbers = _clean_numbers(text, header, mapping)
+    if numbers is not None:
+        return _finish(numbers, np.arange(len(numbers)) + 2, ID in numbers.columns, _Report())
+    return _checked_cells(text, header, mapping)
+
+
+def _clean_numbers(text: str, header: list[str], mapping: dict[str, str]):
+    """The fast path: the whole file as whole numbers, or None when any cell needs a message."""
+    if "\n\n" in text.replace("\r", "").rstrip("\n"):
+        return None  # blank lines would shift line numbers
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), header=None, skiprows=1, dtype=np.float64, skip_blank_lines=False
+        )
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if frame.shape[1] != len(header):
+        return None
+    frame.columns = header
+    frame = frame.rename(columns=mapping)[list(mapping.values())]
+    values = frame.to_numpy()
+    if frame.empty or np.isnan(values).any() or (values % 1 != 0).any():
+        return None
+    return frame
+
+
+def _checked_cells(text: str, header: list[str], mapping: dict[str, str]) -> pd.DataFrame:
+    """The slow path: every cell as text, so each problem can be named by line and column."""
+    reader = csv.reader(io.StringIO(text))
+    next(reader)
+    rows, lines, report = [], [], _Report()
+    for row in reader:
+        if not row or row == [""]:
+            continue  # blank line
+        if len(row) != len(header):
+            fewer = "fewer" if len(row) < len(header) else "more"
+            report.add(
+                Problem(
+                    f"{len(row)} fields, {fewer} than the header's {len(header)}", reader.line_num
+                )
+            )
+            continue
+        rows.append(row)
+        lines.append(reader.line_num)
+    if not rows and not report.total:
+        raise DataError([Problem("the file has a header but no data rows")])
+    raw = pd.DataFrame(rows, columns=header).rename(columns=mapping)
+    raw = raw[[c for c in raw.columns if c in mapping.values()]]
+    return validate_cells(raw, np.array(lines, dtype=np.int64), report)
+
+
+def validate_cells(raw: pd.DataFrame, lines: np.ndarray, report: _Report) -> pd.DataFrame:
+    """Check text cells, one row per entry of `lines`, and return them as integers."""
+    numbers = {}
+    for column in raw.columns:
+        cells = raw[column].str.strip()
+        numbers[column] = _to_numbers(column, cells, lines, report)
+    frame = pd.DataFrame(numbers, index=raw.index)
+    return _finish(frame, lines, ID in frame.columns, report)
+
+
+def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Validate a numeric frame of canonical columns (synthetic data, forms, uploads)."""
+    frame = frame.reset_index(drop=True)
+    lines = frame.index.to_numpy() + 2
+    return _finish(frame, lines, ID in frame.columns, _Report())
+
+
+def _to_numbers(column: str, cells: pd.Series, lines: np.ndarray, report: _Report) -> pd.Series:
+    numbers = pd.to_numeric(cells, errors="coerce")
+    empty = (cells == "").to_numpy()
+    report.flag(empty, lines, column, lambda v: "missing value", cells)
+    report.flag(
+        numbers.isna().to_numpy() & ~empty, lines, column, lambda v: f"{v!r} is not a number", cells
+    )
+    fractional = (numbers % 1 != 0).to_numpy() & numbers.notna().to_numpy()
+    report.flag(fractional, lines, column, lambda v: f"{v} is not a whole number", cells)
+    return numbers.mask(fractional)
+
+
+def _finish(frame: pd.DataFrame, lines: np.ndarray, has_ids: bool, report: _Report):
+    for column in frame.columns:
+        lo, hi = DOMAINS[column]
+        values = frame[column]
+        outside = ((values < lo) | (values > hi)).to_numpy()
+        explain = f"is outside {lo}..{hi}"
+        report.flag(outside, lines, column, lambda v, e=explain: f"{_plain(v)} {e}", values)
+    report.raise_if_any()
+    frame = frame.astype(np.int64)
+    if has_ids:
+        report = _Report()
+        _check_unique_ids(frame[ID], lines, report)
+        report.raise_if_any()
+    else:
+        frame.insert(0, ID, np.arange(1, len(frame) + 1, dtype=np.int64))
+    order = [ID, *FEATURES] + ([TARGET] if TARGET in frame.columns else [])
+    return frame[order].reset_index(drop=True)
+
+
+def _plain(value) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _check_unique_ids(ids: pd.Series, lines: np.ndarray, report: _Report) -> None:
+    duplicated = ids.duplicated(keep="first").to_numpy()
+    first_line = pd.Series(lines, index=ids.index).groupby(ids).transform("min").to_numpy()
+    for pos in np.flatnonzero(duplicated)[:MAX_PROBLEMS]:
+        report.add(
+            Problem(
+                f"id {ids.iloc[pos]} already appears on line {first_line[pos]}", int(lines[pos]), ID
+            )
+        )
+    report.total += max(0, int(duplicated.sum()) - MAX_PROBLEMS)

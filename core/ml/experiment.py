@@ -1,0 +1,179 @@
+"""The one adapter over PyCaret: every PyCaret call and private attribute lives here, so a
+future PyCaret is swapped in this file alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from core.ml.evaluation import evaluate
+from core.ml.params import MODELS, TrainingError, TrainingParams
+from core.vocabulary import COLUMNS, ID, METRICS, TARGET
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CvResult:
+    """One model's cross-validated leaderboard row (means over folds) and its spread."""
+
+    model_id: str
+    model_name: str
+    means: dict[str, float]
+    sd: dict[str, float]
+
+
+@dataclass
+class Finalized:
+    """The best model finalized on every row, and its evaluation on the holdout."""
+
+    pipeline: Any
+    params: dict
+    evaluation: dict = field(default_factory=dict)
+
+
+def _quiet_pycaret() -> None:
+    """PyCaret logs to ./logs.log from the moment it is imported unless told otherwise; set
+    this before it is imported here or in a joblib worker process (which copies it)."""
+    os.environ.setdefault("PYCARET_CUSTOM_LOGGING_PATH", os.devnull)
+    os.environ.setdefault("PYCARET_CUSTOM_LOGGING_LEVEL", "WARNING")
+
+
+def _pycaret():
+    _quiet_pycaret()
+    from pycaret.classification import ClassificationExperiment
+
+    return ClassificationExperiment
+
+
+def preload() -> None:
+    """Import PyCaret now (workers do it once, before their first job)."""
+    _pycaret()
+
+
+def start_worker_processes() -> threading.Thread:
+    """Start joblib's cross-validation processes in the background; join before training.
+
+    They take seconds to start and import PyCaret. Started while the data loads and setup
+    runs, they are ready for the first model, whose training time is then its own.
+    """
+    _quiet_pycaret()
+    thread = threading.Thread(target=_warm_up, name="joblib-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up() -> None:
+    from joblib import Parallel, delayed
+
+    Parallel(n_jobs=-1)(delayed(_import_pycaret)() for _ in range(os.cpu_count() or 1))
+
+
+def _import_pycaret() -> None:
+    import pycaret.internal.pipeline  # noqa: F401 - what each cross-validation task unpickles
+
+
+def stop_worker_processes() -> None:
+    """Stop the processes joblib keeps for cross-validation, if any.
+
+    A work horse that RQ forked for one job would otherwise leave them behind (idle, and
+    holding memory) for five minutes after it exits.
+    """
+    from joblib.externals.loky import reusable_executor
+
+    executor = reusable_executor._executor
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
+
+
+class Experiment:
+    """A PyCaret classification experiment set up on one job's data: fixed seed and folds."""
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        params: TrainingParams,
+        warm_up: threading.Thread | None = None,
+    ):
+        if frame.empty:
+            raise TrainingError(["the data set is empty: load clients before training"])
+        self.params = params
+        self.rows = len(frame)
+        self.warm_up = warm_up
+        started = time.perf_counter()
+        self.exp = _pycaret()()
+        self.exp.setup(
+            data=frame.drop(columns=[ID]),
+            target=TARGET,
+            fold=params.folds,
+            session_id=params.seed,
+            fix_imbalance=params.fix_imbalance,
+            html=False,
+            verbose=False,
+            system_log=False,
+            log_experiment=False,
+        )
+        log.info("PyCaret setup on %s rows in %.1f s", self.rows, time.perf_counter() - started)
+
+    def cross_validate(self, model_id: str) -> CvResult:
+        """Cross-validate one model the way compare_models does.
+
+        compare_models calls `_create_model(refit=False)`: the public create_model would
+        also refit every model on the whole training split, about 1/folds more work for
+        a model nobody keeps. Only the best model is refitted, in `finalize`.
+        """
+        if self.warm_up is not None:
+            self.warm_up.join()
+        _, seconds = self.exp._create_model(
+            estimator=model_id,
+            fold=self.params.folds,
+            refit=False,
+            verbose=False,
+            system=False,
+            error_score=0.0,
+        )
+        results = self.exp.pull(pop=True)
+        means = {name: float(results.loc["Mean", name]) for name in COLUMNS if name in results}
+        sd = {name: float(results.loc["Std", name]) for name in COLUMNS if name in results}
+        means["TT (Sec)"] = round(float(seconds), 3)
+        if not any(means[m] for m in METRICS if m in means):
+            raise RuntimeError("every fold failed (all metrics are 0)")
+        return CvResult(model_id, MODELS.get(model_id, model_id), means, sd)
+
+    def finalize(self, model_id: str) -> Finalized:
+        """The best model fitted on the training split (evaluated on the holdout) and on
+        every row (the pipeline that is stored), both fits at once.
+
+        Each fit is what PyCaret does: `create_model(id, cross_validation=False)` fits the
+        setup's pipeline plus the estimator on the training split, `finalize_model` the
+        same on every row. They are independent, so they run side by side in two worker
+        processes (most estimators fit on one core) instead of one after the other.
+        """
+        from joblib import Parallel, delayed
+        from pycaret.internal.pipeline import estimator_pipeline
+        from sklearn.base import clone
+
+        exp = self.exp
+        definition = exp._all_models_internal[model_id]
+        estimator = definition.class_def(**definition.args)
+        fits = []
+        for x, y in ((exp.X_train, exp.y_train), (exp.X, exp.y)):
+            with estimator_pipeline(exp.pipeline, clone(estimator)) as pipeline:
+                fits.append(delayed(_fit)(pipeline, x, y))
+        fitted = Parallel(n_jobs=2, return_as="generator")(fits)
+        model = next(fitted).steps[-1][1]  # the smaller fit: evaluate while the other runs
+        evaluation = evaluate(
+            model, exp.X_test_transformed, exp.y_test_transformed, exp.X_train, self.params.seed
+        )
+        return Finalized(pipeline=next(fitted), params=model.get_params(), evaluation=evaluation)
+
+
+def _fit(pipeline, x: pd.DataFrame, y: pd.Series):
+    return pipeline.fit(x, y)

@@ -1,0 +1,219 @@
+"""The model registry: immutable, versioned, sha256-checked model pipelines."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from importlib import metadata
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.db.engine import connect
+from core.db.schema import ModelVersion
+
+LIBRARIES = ("pycaret", "scikit-learn", "numpy", "pandas", "lightgbm")
+SUMMARY_COLUMNS = [c for c in ModelVersion.__table__.columns.keys() if c != "artifact"]
+
+
+class VersionError(ValueError):
+    """A version that is malformed, already used, or unknown."""
+
+
+class ArtifactError(RuntimeError):
+    """A stored model whose bytes do not match their sha256: never unpickled."""
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """Everything about a model version except its pickled bytes."""
+
+    version: str
+    job_id: str | None
+    model_id: str
+    model_name: str
+    metric: str
+    params: dict
+    metrics: dict
+    folds: int
+    rows: int
+    library_versions: dict
+    evaluation: dict
+    sha256: str
+    is_champion: bool
+    created_at: datetime
+
+
+def format_version(value: float | str | Decimal) -> str:
+    """A version as stored: a positive number with one decimal ("1.0", "2.3")."""
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise VersionError(f"version {value!r} is not a number like 1.0") from None
+    if not number.is_finite() or number <= 0:
+        raise VersionError(f"version {value!r} must be a positive number like 1.0")
+    if number != number.quantize(Decimal("0.1")):
+        raise VersionError(f"version {value!r} has more than one decimal; use steps of 0.1")
+    return str(number.quantize(Decimal("0.1")))
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def save_version(
+    connection: Connection,
+    *,
+    version: str,
+    pipeline: Any,
+    model_id: str,
+    model_name: str,
+    metric: str,
+    params: dict,
+    metrics: dict,
+    folds: int,
+    rows: int,
+    evaluation: dict,
+    job_id: str | None = None,
+) -> str:
+    """Store a pipeline under `version` inside the caller's transaction; return its sha256.
+
+    Raises VersionError when the version is already used: versions are immutable.
+    """
+    version = format_version(version)
+    artifact = pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL)
+    digest = hashlib.sha256(artifact).hexdigest()
+    row = dict(
+        version=version,
+        job_id=job_id,
+        model_id=model_id,
+        model_name=model_name,
+        metric=metric,
+        params=_jsonable(params),
+        metrics=_jsonable(metrics),
+        folds=folds,
+        rows=rows,
+        library_versions=library_versions(),
+        evaluation=_jsonable(evaluation),
+        artifact=artifact,
+        sha256=digest,
+        is_champion=False,
+        created_at=datetime.now(UTC),
+    )
+    try:
+        with connection.begin_nested():
+            connection.execute(ModelVersion.__table__.insert().values(**row))
+    except IntegrityError:
+        raise VersionError(f"version {version} is already used; versions are immutable") from None
+    return digest
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy scalars, tuples and odd objects become numbers, lists, text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value else None  # NaN is not JSON
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    return str(value)
+
+
+def version_exists(engine: Engine, version: str) -> bool:
+    version = format_version(version)
+    with connect(engine) as connection:
+        found = connection.scalar(
+            select(ModelVersion.version).where(ModelVersion.version == version)
+        )
+    return found is not None
+
+
+def list_versions(engine: Engine) -> list[VersionInfo]:
+    """Every version, newest first, without the pickled bytes."""
+    columns = [ModelVersion.__table__.c[name] for name in SUMMARY_COLUMNS]
+    with connect(engine) as connection:
+        rows = connection.execute(
+            select(*columns).order_by(ModelVersion.created_at.desc())
+        ).mappings()
+        return [VersionInfo(**row) for row in rows]
+
+
+def get_version(engine: Engine, version: str) -> VersionInfo:
+    version = format_version(version)
+    for info in list_versions(engine):
+        if info.version == version:
+            return info
+    raise VersionError(f"no model version {version}")
+
+
+def next_version(engine: Engine) -> str:
+    """One step (0.1) above the highest version, or 1.0 when none exists."""
+    versions = [Decimal(info.version) for info in list_versions(engine)]
+    return format_version(max(versions) + Decimal("0.1")) if versions else "1.0"
+
+
+def default_version(engine: Engine) -> str | None:
+    """The champion, else the newest version, else None."""
+    versions = list_versions(engine)
+    champions = [v.version for v in versions if v.is_champion]
+    if champions:
+        return champions[0]
+    return versions[0].version if versions else None
+
+
+def set_champion(engine: Engine, version: str) -> None:
+    """Make `version` the default model for scoring (and no other)."""
+    version = format_version(version)
+    with connect(engine, write=True) as connection:
+        exists = connection.scalar(
+            select(ModelVersion.version).where(ModelVersion.version == version)
+        )
+        if exists is None:
+            raise VersionError(f"no model version {version}")
+        connection.execute(update(ModelVersion).values(is_champion=False))
+        connection.execute(
+            update(ModelVersion).where(ModelVersion.version == version).values(is_champion=True)
+        )
+
+
+def load_pipeline(engine: Engine, version: str) -> Any:
+    """The unpickled pipeline of `version`, checked against its sha256, cached in process."""
+    version = format_version(version)
+    with connect(engine) as connection:
+        digest = connection.scalar(
+            select(ModelVersion.sha256).where(ModelVersion.version == version)
+        )
+    if digest is None:
+        raise VersionError(f"no model version {version}")
+    return _load_checked(engine, version, digest)
+
+
+@lru_cache(maxsize=16)
+def _load_checked(engine: Engine, version: str, digest: str) -> Any:
+    with connect(engine) as connection:
+        artifact = connection.scalar(
+            select(ModelVersion.artifact).where(ModelVersion.version == version)
+        )
+    actual = hashlib.sha256(artifact).hexdigest()
+    if actual != digest:
+        raise ArtifactError(
+            f"model version {version} is damaged: its sha256 is {actual}, the registry says "
+            f"{digest}; it was not loaded"
+        )
+    return pickle.loads(artifact)

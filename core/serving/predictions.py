@@ -1,0 +1,101 @@
+"""The prediction log: every scoring written as rows, read back for monitoring."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, select
+
+from core.db.engine import connect
+from core.db.schema import Prediction
+from core.vocabulary import FEATURES
+
+SOURCES = ("form", "batch", "cli", "api")
+COLUMNS = ["created_at", "version", "inputs", "probability", "label", "threshold", "source"]
+
+
+def log_scores(
+    engine: Engine,
+    *,
+    version: str,
+    features: pd.DataFrame,
+    probabilities: np.ndarray,
+    threshold: float,
+    source: str,
+) -> int:
+    """Write one row per scored client, all in one transaction; return how many.
+
+    `features` holds the canonical FEATURES columns (validated integers), in the order of
+    `probabilities`. Postgres gets the rows by COPY, SQLite by executemany.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
+    if len(features) != len(probabilities):
+        raise ValueError(f"{len(features)} clients but {len(probabilities)} probabilities")
+    if not len(features):
+        return 0
+    rows = _rows(version, features, np.asarray(probabilities, dtype=float), threshold, source)
+    with connect(engine, write=True) as connection:
+        if connection.dialect.name == "postgresql":
+            _copy(connection, rows)
+        else:
+            _insert(connection, rows)
+    return len(rows)
+
+
+def _rows(version, features, probabilities, threshold, source) -> pd.DataFrame:
+    # pandas writes the inputs as JSON in C, much faster than json.dumps per row.
+    inputs = features[FEATURES].astype(np.int64).to_json(orient="records", lines=True)
+    return pd.DataFrame(
+        {
+            "created_at": datetime.now(UTC),
+            "version": version,
+            "inputs": inputs.splitlines(),
+            "probability": probabilities,
+            "label": (probabilities >= threshold).astype(np.int16),
+            "threshold": float(threshold),
+            "source": source,
+        }
+    )[COLUMNS]
+
+
+def _copy(connection: Connection, rows: pd.DataFrame) -> None:
+    buffer = io.StringIO()
+    rows.assign(created_at=rows["created_at"].map(datetime.isoformat)).to_csv(
+        buffer, header=False, index=False
+    )
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buffer.getvalue())
+
+
+def _insert(connection: Connection, rows: pd.DataFrame) -> None:
+    # SQLAlchemy stores SQLite datetimes as naive UTC text in this format.
+    created = rows["created_at"].iloc[0].strftime("%Y-%m-%d %H:%M:%S.%f")
+    values = rows.assign(created_at=created)
+    marks = ", ".join("?" for _ in COLUMNS)
+    connection.exec_driver_sql(
+        f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({marks})",
+        list(values.itertuples(index=False, name=None)),
+    )
+
+
+def recent_scores(engine: Engine, version: str | None = None, limit: int = 5_000) -> pd.DataFrame:
+    """The newest `limit` logged scores (of `version`, or all), oldest first.
+
+    Columns: id, created_at, version, probability, label, threshold, source and the 23
+    input features.
+    """
+    table = Prediction.__table__
+    query = select(table).order_by(table.c.id.desc()).limit(limit)
+    if version is not None:
+        query = query.where(table.c.version == version)
+    with connect(engine) as connection:
+        rows = connection.execute(query).mappings().all()
+    columns = ["id", *[c for c in COLUMNS if c != "inputs"]]
+    log = pd.DataFrame([{c: row[c] for c in columns} for row in rows], columns=columns)
+    inputs = pd.DataFrame.from_records([row["inputs"] for row in rows], columns=FEATURES)
+    return pd.concat([log, inputs], axis=1).iloc[::-1].reset_index(drop=True)
