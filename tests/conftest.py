@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import redis
@@ -18,12 +19,16 @@ REAL_DATA = Path(os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" /
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _missing(what: str) -> None:
-    """In CI a missing service fails the run; on a laptop the test is skipped and says why."""
-    message = f"{what} is not set"
+def unavailable(message: str) -> NoReturn:
+    """In CI a missing service or browser fails the run; on a laptop the test is skipped and
+    says why."""
     if IN_CI:
-        pytest.fail(f"{message}: CI must test against it")
+        pytest.fail(f"CI must run this test, but {message}")
     pytest.skip(message)
+
+
+def _missing(what: str) -> NoReturn:
+    unavailable(f"{what} is not set")
 
 
 def postgres_url() -> str:

@@ -12,7 +12,8 @@ from core.ml.params import TURBO
 from core.ml.registry import get_version
 from tests.jobs_support import wait_for
 
-pytestmark = pytest.mark.slow
+# It waits up to 900 s for the job: more than the suite's 600 s per-test timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture

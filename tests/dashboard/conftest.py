@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core import explore
 from core.data.loader import load_file
 from core.db.engine import make_engine
 
@@ -28,12 +29,15 @@ def dashboard(settings_env):
 
 @pytest.fixture(scope="session")
 def loaded_sqlite(tmp_path_factory) -> str:
-    """A SQLite database with the real data set, shared by the page tests."""
+    """A SQLite database with the real data set and its summaries (built here, as
+    `python -m core load` does, not by whichever page test opens first), shared by the page
+    tests."""
     from tests.conftest import REAL_DATA
 
     url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'credit.db'}"
     engine = make_engine(url)
     load_file(engine, REAL_DATA.read_bytes(), "credit.csv")
+    explore.refresh_summaries(engine)
     engine.dispose()
     return url
 

@@ -1,22 +1,33 @@
-"""Browser tests: a real `streamlit run` of the dashboard and Debian's Chromium via Playwright."""
+"""Browser tests: a real `streamlit run` of the dashboard and Debian's Chromium via Playwright.
+
+Without Chromium they are skipped and say why; in CI (CI=true) that is a failure instead.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from core import explore
 from core.data.loader import load_file
 from core.db.engine import make_engine
+from tests.conftest import unavailable
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# How long a browser action or an `expect` waits, and how long the dashboard may take to
+# start. Bounds on a hang, not speed targets: a loaded 2-core machine running a Streamlit
+# rerun, a query and Chromium's layout at once needs many seconds where an idle one needs
+# under one. Playwright's own `expect` default (5 s) is not enough there.
+BROWSER_TIMEOUT_MS = 60_000
+START_TIMEOUT_S = 120
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -68,18 +79,27 @@ class Dashboard:
         )
         self._wait_healthy()
 
-    def _wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"streamlit did not answer on {self.url} within {timeout} s")
+    def _wait_healthy(self) -> None:
+        wait_for(
+            self._healthy,
+            START_TIMEOUT_S,
+            lambda: f"streamlit did not answer on {self.url}; its log ends:\n{self.log_tail()}",
+            interval=0.3,
+        )
+
+    def _healthy(self) -> bool:
+        code = self.process.poll()
+        if code is not None:
+            raise RuntimeError(f"streamlit exited with {code}; its log ends:\n{self.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=5) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    def log_tail(self, size: int = 3000) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_bytes()[-size:].decode(errors="replace")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -90,15 +110,38 @@ class Dashboard:
         self.log.close()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium driven by Playwright (its own browser download does not work here)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}; apt-get install chromium")
-    from playwright.sync_api import sync_playwright
+def find_chromium() -> tuple[str | None, str]:
+    """The Chromium to drive, or None and why not: the CHROMIUM variable if set, else the
+    `chromium` on PATH (Debian's /usr/bin/chromium)."""
+    named = os.environ.get("CHROMIUM")
+    if named:
+        if os.path.isfile(named) and os.access(named, os.X_OK):
+            return named, ""
+        return None, f"CHROMIUM={named} is not an executable file"
+    found = shutil.which("chromium")
+    if found:
+        return found, ""
+    return None, "Chromium is not installed (no `chromium` on PATH, CHROMIUM not set)"
 
+
+@pytest.fixture(scope="session", autouse=True)
+def chromium() -> str:
+    """The Chromium executable, looked up before any data is loaded or dashboard started:
+    without it every browser test is skipped with the reason, or fails in CI."""
+    path, why = find_chromium()
+    if path is None:
+        unavailable(f"{why}; apt-get install chromium, or set CHROMIUM to its path")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    """Debian's Chromium driven by Playwright (its own browser download does not work here)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)  # page.set_default_timeout does not reach it
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -107,18 +150,21 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     yield page
     context.close()
 
 
 @pytest.fixture(scope="session")
 def loaded_database(tmp_path_factory, real_data_path) -> str:
-    """A SQLite database holding the real data set, shared by the browser tests."""
+    """A SQLite database holding the real data set and its summaries, shared by the browser
+    tests: built here, as `python -m core load` does, so no page builds them while a test
+    waits."""
     path = tmp_path_factory.mktemp("e2e") / "credit.db"
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     load_file(engine, real_data_path.read_bytes(), str(real_data_path))
+    explore.refresh_summaries(engine)
     engine.dispose()
     return url
 
