@@ -9,10 +9,10 @@ import redis
 from core import jobs
 from core.db.engine import make_engine
 from core.jobs.runner import train_job
+from core.ml.experiment import Experiment
 from core.ml.registry import default_version
 from tests.conftest import IN_CI
 from tests.dashboard.charts import chart, texts
-from core.ml.experiment import Experiment
 from tests.jobs_support import load_clients, rq_runner
 
 PAGE = "../pages/leaderboards.py"
