@@ -174,13 +174,17 @@ def add_worker_command(commands) -> None:
 
 
 def run_worker(args) -> int:
+    from core.jobs import queue_name
     from core.jobs.workers import run_local_worker, run_rq_worker
 
     settings = get_settings()
     logging.getLogger("core").setLevel(logging.INFO)
     if settings.redis_url and not args.local:
-        print(f"RQ worker on queue 'training' at {describe(get_store(settings.redis_url))}")
-        run_rq_worker(settings.redis_url, burst=args.burst)
+        queue = queue_name(settings.database_url)
+        where = describe(get_store(settings.redis_url))
+        engine = get_engine(settings.database_url)
+        print(f"RQ worker on queue '{queue}' at {where}, for {database_label(engine)}", flush=True)
+        run_rq_worker(settings.redis_url, settings.database_url, burst=args.burst)
         return 0
     engine = get_engine(settings.database_url)
     print(f"local worker for {database_label(engine)}")
@@ -205,21 +209,22 @@ def add_train_command(commands) -> None:
 
 
 def run_train(args) -> int:
-    from core.jobs.store import JobError, submit
-    from core.ml.registry import next_version
+    from core.jobs import JobError, runner_for, submit, suggest_version, tend
 
     settings = get_settings()
     engine = get_engine(settings.database_url)
+    runner = runner_for(settings)
+    tend(engine, runner)  # a dead worker's job fails now, even with no worker alive
     params = dict(
         folds=args.folds,
-        version=args.version or next_version(engine),
+        version=args.version or suggest_version(engine),
         models=args.models,
         metric=args.metric,
         sample_size=args.sample,
         fix_imbalance=args.fix_imbalance,
     )
     try:
-        job_id = submit(engine, params, get_store(settings.redis_url))
+        job_id = submit(engine, params, runner)
     except JobError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -228,14 +233,21 @@ def run_train(args) -> int:
 
 
 def follow_job(engine, job_id: str) -> int:
-    """Show a job's progress until it ends; Ctrl-C asks it to stop after the current model."""
-    from core.jobs.store import cancel, get_job
+    """Show a job's progress until it ends; Ctrl-C asks it to stop after the current model.
+
+    It reaps stale jobs every REAP_SECONDS too, as workers do, so a job whose worker died
+    ends even when no worker is left to reap it."""
+    from core.jobs.store import REAP_SECONDS, cancel, get_job, reap_stale
 
     job = get_job(engine, job_id)
     shown: set[str] = set()
+    reaped_at = time.monotonic()
     with tqdm(total=job.models_total, unit="model", desc="training", disable=None) as bar:
         while True:
             try:
+                if time.monotonic() - reaped_at > REAP_SECONDS:
+                    reap_stale(engine)
+                    reaped_at = time.monotonic()
                 job = get_job(engine, job_id)
                 _show_rows(job, shown, bar)
                 if not job.active:

@@ -15,14 +15,13 @@ from core.ml.params import (
     MIN_FOLDS,
     MIN_SAMPLE,
     MODELS,
-    NO_PROBABILITIES,
     TURBO,
     TrainingError,
 )
-from core.ml.registry import list_versions
+from core.settings import get_settings
 from core.vocabulary import METRICS
 from dashboard.charts import models as figures
-from dashboard.components import engine, stop_with, stop_without_clients, store
+from dashboard.components import engine, stop_with, stop_without_clients
 
 LEADERBOARDS_PAGE = Path(__file__).resolve().parent / "leaderboards.py"
 POLL_SECONDS = 2
@@ -42,23 +41,24 @@ st.caption(
     "exploring, this page follows the job."
 )
 
+runner = jobs.runner_for(get_settings())
 try:
+    jobs.tend(engine(), runner)  # once per run: fail stale jobs, start the local worker
     status = data_status(engine())
-    used = {info.version for info in list_versions(engine())}
     suggested = jobs.suggest_version(engine())
-    runner = jobs.runner_status(engine(), store())
-except DatabaseError as exc:
+    runner_state = runner.status(engine())
+except (DatabaseError, jobs.JobError) as exc:
     stop_with(exc)
 
-if not runner.ok:
-    st.warning(f"Training is not available right now: {runner.text}")
+if not runner_state.ok:
+    st.warning(f"Training is not available right now: {runner_state.text}")
 else:
-    st.caption(f"Runner: {runner.text}.")
+    st.caption(f"Runner: {runner_state.text}.")
 
 
-def queue_job() -> None:
-    """The Train button's callback: queue the job, then suggest the next version."""
-    params = dict(
+def chosen_params() -> dict:
+    """The job the form's widgets describe, as core.jobs.submit takes it."""
+    return dict(
         folds=st.session_state["train_folds"],
         version=f"{st.session_state['train_version']:.1f}",
         models=st.session_state["train_models"],
@@ -66,16 +66,27 @@ def queue_job() -> None:
         sample_size=st.session_state["train_sample"] or None,
         fix_imbalance=st.session_state["train_imbalance"],
     )
+
+
+def queue_job() -> None:
+    """The Train button's callback: queue the job; a refusal is shown on the next run only."""
     try:
-        st.session_state["train_job"] = jobs.submit(engine(), params, store())
+        st.session_state["train_job"] = jobs.submit(engine(), chosen_params(), runner)
     except TrainingError as exc:
         st.session_state["train_problem"] = exc.problems
-        return
     except (jobs.JobError, DatabaseError) as exc:
         st.session_state["train_problem"] = [str(exc)]
-        return
-    st.session_state.pop("train_problem", None)
-    st.session_state.pop("train_version", None)  # the slider moves on to the next version
+
+
+def follow_suggestion() -> None:
+    """Offer the suggested version; move the slider on when the suggestion moves on (a job
+    took the version), unless the person chose another version by hand."""
+    offered = st.session_state.get("train_offered")
+    if "train_version" not in st.session_state or (
+        offered != suggested and f"{st.session_state['train_version']:.1f}" == offered
+    ):
+        st.session_state["train_version"] = float(suggested)
+    st.session_state["train_offered"] = suggested
 
 
 def settings_form() -> None:
@@ -88,19 +99,18 @@ def settings_form() -> None:
         key="train_folds",
         help="More folds give steadier scores and take longer.",
     )
+    follow_suggestion()
     top = max(10.0, float(suggested) + 5.0)
-    version = version_column.slider(
+    version_column.slider(
         "Model version",
         0.1,
         top,
-        float(suggested),
         step=0.1,
         format="%.1f",
         key="train_version",
         help="Versions are immutable: a used version is refused.",
     )
-    chosen_version = f"{version:.1f}"
-    models = st.multiselect(
+    st.multiselect(
         "Models",
         list(MODELS),
         default=TURBO,
@@ -131,18 +141,12 @@ def settings_form() -> None:
         key="train_imbalance",
         help="Oversample the defaulters (SMOTE) in the training folds.",
     )
-    blocked = None
-    if chosen_version in used:
-        blocked = (
-            f"Version {chosen_version} is already used and versions are immutable; "
-            f"the next unused one is {suggested}."
-        )
-    elif not models:
-        blocked = "Choose at least one model."
-    elif all(m in NO_PROBABILITIES for m in models):
-        blocked = "Add a model that gives probabilities (ridge and svm give none)."
-    if blocked:
-        st.error(blocked)
+    try:
+        blocked = jobs.problems(engine(), chosen_params())
+    except DatabaseError as exc:
+        blocked = [str(exc)]
+    for problem in blocked:
+        st.error(f"Cannot train: {problem}")
     st.button(
         "Train",
         key="train_submit",
@@ -150,7 +154,7 @@ def settings_form() -> None:
         disabled=bool(blocked),
         on_click=queue_job,
     )
-    for problem in st.session_state.get("train_problem", []):
+    for problem in st.session_state.pop("train_problem", []):
         st.error(f"The job was not started: {problem}")
 
 
@@ -216,9 +220,9 @@ def progress_panel(job_id: str, was_active: bool) -> None:
     @st.fragment(run_every=POLL_SECONDS if was_active else None)
     def panel() -> None:
         try:
-            jobs.refresh(engine())
-            job = jobs.get_job(engine(), job_id, reap=False)
-        except DatabaseError as exc:
+            jobs.tend(engine(), runner)  # once per poll: a dead worker's job ends
+            job = jobs.get_job(engine(), job_id)
+        except (DatabaseError, jobs.JobError) as exc:
             st.error(f"The job's progress cannot be read: {exc}")
             return
         show_job(job)
@@ -277,7 +281,7 @@ if shown is None and history:
     shown = history[0].id
 if shown is not None:
     try:
-        was_active = jobs.get_job(engine(), shown, reap=False).active
+        was_active = jobs.get_job(engine(), shown).active
     except jobs.JobError:
         was_active, shown = False, None
     if shown is not None:

@@ -1,16 +1,24 @@
-"""Helpers for tests that run training jobs: small real data, fast models, waiting."""
+"""Helpers for tests that run training jobs: small real data, fast models, runners,
+waiting, and a deterministic stand-in for the PyCaret experiment."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 import pandas as pd
+from sklearn.dummy import DummyClassifier
 
 from core import jobs
 from core.data.dataset import parse_csv
 from core.data.loader import load_frame
+from core.ml.experiment import CvResult, Finalized
+from core.ml.params import MODELS, TrainingParams
+from core.vocabulary import FEATURES, METRICS, TARGET
 from tests.conftest import REAL_DATA
+
+LOCAL = jobs.LocalRunner()
 
 SMALL = 1_500
 # Fast models and few folds: a job takes seconds, not minutes.
@@ -33,8 +41,13 @@ def url_of(engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
+def rq_runner(engine, client) -> jobs.RqRunner:
+    """The RQ runner of `engine`'s database on the Redis of `client`."""
+    return jobs.RqRunner(client, jobs.queue_name(url_of(engine)))
+
+
 def wait_for(engine, job_id: str, until=lambda job: not job.active, timeout: float = 120):
-    """Poll the job (as the page does, reaping stale jobs) until `until(job)`; return it."""
+    """Read the job (reading never reaps) until `until(job)`; return it."""
     deadline = time.monotonic() + timeout
     while True:
         job = jobs.get_job(engine, job_id)
@@ -56,3 +69,60 @@ def scores(job) -> dict[str, dict]:
         for row in job.leaderboard
         if row.state == "done"
     }
+
+
+def poll(condition: Callable[[], object], timeout: float, what: str):
+    """Call `condition` until it returns something true (returned), for at most `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.1)
+    return found
+
+
+# Made-up cross-validation scores: AUC by model, the other metrics derived from it.
+STAND_IN_AUC = {"nb": 0.70, "dt": 0.65, "lr": 0.75, "ridge": 0.80, "svm": 0.60, "dummy": 0.5}
+
+
+class StandInExperiment:
+    """Trains nothing: the scores of STAND_IN_AUC, a DummyClassifier as the finalized
+    pipeline. `fail` names models whose cross-validation raises; `on_model(model_id)` runs
+    before each model (a test cancels or kills from there)."""
+
+    fail: frozenset[str] = frozenset()
+    on_model: Callable[[str], None] | None = None
+    started = stopped = 0
+
+    def __init__(self, frame: pd.DataFrame, params: TrainingParams, warm_up=None):
+        self.frame, self.params, self.rows = frame, params, len(frame)
+        assert warm_up == "warm", "start_workers' handle is passed on"
+
+    @classmethod
+    def start_workers(cls) -> str:
+        cls.started += 1
+        return "warm"
+
+    @classmethod
+    def stop_workers(cls) -> None:
+        cls.stopped += 1
+
+    def cross_validate(self, model_id: str) -> CvResult:
+        if self.on_model is not None:
+            self.on_model(model_id)
+        if model_id in self.fail:
+            raise RuntimeError(f"{model_id} cannot be fitted")
+        auc = STAND_IN_AUC[model_id]
+        means = {name: round(auc - 0.01 * i, 4) for i, name in enumerate(METRICS)}
+        sd = {name: 0.01 for name in METRICS}
+        return CvResult(model_id, MODELS[model_id], {**means, "TT (Sec)": 0.01}, sd)
+
+    def finalize(self, model_id: str) -> Finalized:
+        model = DummyClassifier(strategy="prior").fit(self.frame[FEATURES], self.frame[TARGET])
+        return Finalized(pipeline=model, params={"model": model_id}, evaluation={})
+
+
+def stand_in(**attributes) -> type[StandInExperiment]:
+    """A StandInExperiment class of its own with `attributes` (fail=..., on_model=...)."""
+    if "on_model" in attributes:
+        attributes["on_model"] = staticmethod(attributes["on_model"])
+    return type("StandIn", (StandInExperiment,), attributes)

@@ -20,6 +20,9 @@ from core.settings import normalise_database_url
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _migrated: weakref.WeakSet[Engine] = weakref.WeakSet()
+# How long a SQLite write waits for another one (a load) to end; core.jobs.store's stale
+# timeout for training jobs is set above it.
+SQLITE_LOCK_SECONDS = 10
 
 
 class DatabaseError(RuntimeError):
@@ -33,7 +36,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_LOCK_SECONDS})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 3})

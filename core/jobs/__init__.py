@@ -1,34 +1,43 @@
-"""Training jobs: rows in the database (store), handed to a runner (rq or local), trained by
-core.jobs.runner in a worker (core.jobs.workers). Pages and the CLI call what is re-exported
-here."""
+"""Training jobs: rows in the database (store), handed to a runner chosen from the settings
+(runners.runner_for: rq or local), trained by core.jobs.runner in a worker
+(core.jobs.workers). Reading a job never changes it; `tend` (reap stale jobs, wake the
+runner) is the one explicit upkeep step. Pages and the CLI call what is re-exported here."""
 
-from core.jobs.local import local_worker_pid, stop_local_worker
-from core.jobs.rq import QUEUE
+from core.jobs.local import LocalRunner, local_worker_pid, stop_local_worker
+from core.jobs.rq import RqRunner, queue_name
+from core.jobs.runners import runner_for
 from core.jobs.store import (
     Job,
     JobError,
+    RunnerStatus,
     cancel,
     get_job,
     latest_active,
     list_jobs,
-    refresh,
-    runner_status,
+    problems,
+    reap_stale,
     submit,
     suggest_version,
+    tend,
 )
 
 __all__ = [
-    "QUEUE",
     "Job",
     "JobError",
+    "LocalRunner",
+    "RqRunner",
+    "RunnerStatus",
     "cancel",
     "get_job",
     "latest_active",
     "list_jobs",
     "local_worker_pid",
-    "refresh",
-    "runner_status",
+    "problems",
+    "queue_name",
+    "reap_stale",
+    "runner_for",
     "stop_local_worker",
     "submit",
     "suggest_version",
+    "tend",
 ]

@@ -1,10 +1,10 @@
 """The local runner: one background worker process per database, started on demand, that
-polls the database for queued jobs (the embedded default, without Redis).
+polls the database for queued jobs (the embedded default, without Redis). POSIX only: the
+one-worker lock is an flock, imported where it is taken.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 
 from core.db.engine import connect
 from core.db.schema import LeaderboardRow, TrainingJob
+from core.jobs.store import JobError, RunnerStatus
 
 log = logging.getLogger(__name__)
 LOCAL_IDLE_EXIT = 600
@@ -40,6 +41,8 @@ class LocalLock:
         self._file = None
 
     def acquire(self) -> bool:
+        import fcntl
+
         handle = open(self.path, "a+")  # noqa: SIM115 - held for the worker's lifetime
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -54,6 +57,8 @@ class LocalLock:
         return True
 
     def release(self) -> None:
+        import fcntl
+
         if self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
@@ -62,6 +67,8 @@ class LocalLock:
 
 def local_worker_pid(engine: Engine) -> int | None:
     """The pid of the local worker of this database, or None when none runs."""
+    import fcntl
+
     path = _lock_path(engine)
     if not path.exists():
         return None
@@ -74,6 +81,34 @@ def local_worker_pid(engine: Engine) -> int | None:
             return int(text) if text.isdigit() else None
         fcntl.flock(handle, fcntl.LOCK_UN)
     return None
+
+
+class LocalRunner:
+    """Jobs wait in the database for this database's local worker process, which is
+    started on demand (core.jobs.workers.run_local_worker)."""
+
+    kind = "local"
+
+    def hand_over(self, engine: Engine, job_id: str, models: int) -> None:
+        """Start the local worker unless one runs; it finds the job in the database.
+        Raises JobError when the process cannot be started."""
+        try:
+            ensure_local_worker(engine)
+        except OSError as exc:
+            raise JobError(f"the local worker process could not be started: {exc}") from None
+
+    def wake(self, engine: Engine) -> None:
+        """Start the local worker when local jobs wait without one (it exits when idle)."""
+        if next_local_job(engine) is not None:
+            self.hand_over(engine, "", 0)
+
+    def status(self, engine: Engine) -> RunnerStatus:
+        """The local worker process: running, or started by the first job."""
+        pid = local_worker_pid(engine)
+        state = f"running (pid {pid})" if pid else "started by the first job"
+        return RunnerStatus(
+            "local", True, f"jobs run in a local background worker process, {state}"
+        )
 
 
 # Local workers this process started, by lock file: one starting up holds no lock yet.

@@ -1,9 +1,17 @@
 """Running a training job: the work that RQ workers and the local worker do.
 
-`run_training(job_id)` claims the job's models one at a time (several workers may share a
-job), cross-validates each and writes its leaderboard row at once, stops after the current
-model when a cancel is asked for, and lets the worker that settles the last model
-finalize the best one: the model version and the job's end in one transaction.
+`train_job(engine, job_id, experiment)` claims the job's models one at a time (several
+workers may share a job), cross-validates each and writes its leaderboard row at once,
+stops after the current model when a cancel is asked for, and lets the worker that
+settles the last model finalize the best one: the model version and the job's end in one
+transaction.
+
+`experiment` is the class that trains: core.ml.experiment.Experiment (PyCaret) in
+production, a small stand-in in tests. It is used as
+`experiment.start_workers()` -> handle (before the data loads), `experiment(frame, params,
+handle)` -> an object with `rows`, `cross_validate(model_id)` -> CvResult and
+`finalize(model_id)` -> Finalized, and `experiment.stop_workers()` when the job ends.
+RQ runs `run_training(job_id)`, which passes the PyCaret one.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from core.data.features import sample_frame, training_frame
 from core.db.engine import DatabaseError, connect, get_engine
 from core.db.schema import LeaderboardRow, TrainingJob
 from core.jobs.store import (
+    HEARTBEAT_SECONDS,
     BoardRow,
     Job,
     JobError,
@@ -29,7 +38,7 @@ from core.jobs.store import (
     skip_pending,
     worker_name,
 )
-from core.ml.experiment import Experiment, start_worker_processes, stop_worker_processes
+from core.ml.experiment import Experiment
 from core.ml.params import MODELS, NO_PROBABILITIES, TrainingError, TrainingParams
 from core.ml.registry import VersionError, save_version
 from core.settings import get_settings
@@ -37,7 +46,6 @@ from core.vocabulary import COLUMNS
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 3
 FAILURE_RETRY_SECONDS = 60
 STOPPED = "the worker was stopped before the job finished; nothing was saved"
 
@@ -87,19 +95,22 @@ class Heartbeat:
 
 
 def run_training(job_id: str) -> str:
-    """Train job `job_id` (or help train it); returns the job's state when this worker stops.
+    """Train job `job_id` (or help train it) with PyCaret; returns the job's state when this
+    worker stops.
 
     The RQ task. The database is the one DATABASE_URL names in the worker's environment.
     """
+    return train_job(get_engine(get_settings().database_url), job_id, Experiment)
+
+
+def train_job(engine: Engine, job_id: str, experiment) -> str:
+    """Claim models of job `job_id` one at a time until none is left, then finalize; the
+    models are trained by `experiment` (see the module docstring). The experiment's
+    worker processes are stopped before this returns."""
     try:
-        return train_job(get_engine(get_settings().database_url), job_id)
+        return _JobRun(engine, job_id, experiment).run()
     finally:
-        stop_worker_processes()
-
-
-def train_job(engine: Engine, job_id: str) -> str:
-    """Claim models of job `job_id` one at a time until none is left, then finalize."""
-    return _JobRun(engine, job_id).run()
+        experiment.stop_workers()
 
 
 class _Stop(Exception):
@@ -107,9 +118,10 @@ class _Stop(Exception):
 
 
 class _JobRun:
-    def __init__(self, engine: Engine, job_id: str):
+    def __init__(self, engine: Engine, job_id: str, experiment):
         self.engine, self.job_id, self.worker = engine, job_id, worker_name()
-        self.experiment: Experiment | None = None
+        self.make_experiment = experiment
+        self.experiment = None
         self.trained = 0
 
     def run(self) -> str:
@@ -153,7 +165,7 @@ class _JobRun:
                     worker=self.worker,
                 )
             )
-        job = get_job(self.engine, self.job_id, reap=False)
+        job = get_job(self.engine, self.job_id)
         if job.state != "running" or job.cancel_requested:
             return None
         log.info("job %s: %s works on it", self.job_id, self.worker)
@@ -199,8 +211,8 @@ class _JobRun:
                     return model_id
         return None
 
-    def _prepare(self, params: TrainingParams) -> Experiment:
-        warm_up = start_worker_processes()
+    def _prepare(self, params: TrainingParams):
+        warm_up = self.make_experiment.start_workers()
         frame = training_frame(self.engine)
         if frame.empty:
             raise TrainingError(["the data set is empty: load clients before training"])
@@ -209,7 +221,7 @@ class _JobRun:
                 [f"sample size {params.sample_size:,} is larger than the {len(frame):,} clients"]
             )
         frame = sample_frame(frame, params.sample_size, params.seed)
-        experiment = Experiment(frame, params, warm_up)
+        experiment = self.make_experiment(frame, params, warm_up)
         with connect(self.engine, write=True) as connection:
             connection.execute(
                 update(TrainingJob)
@@ -379,7 +391,7 @@ class _JobRun:
 
     def _state(self) -> str:
         try:
-            return get_job(self.engine, self.job_id, reap=False).state
+            return get_job(self.engine, self.job_id).state
         except (DatabaseError, JobError):
             return "failed"
 

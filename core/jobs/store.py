@@ -17,14 +17,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from rq import Queue, Worker
 from sqlalchemy import Engine, func, select, update
 
-from core.cache import REDIS_ERRORS, MemoryStore, describe
-from core.db.engine import connect
+from core.db.engine import SQLITE_LOCK_SECONDS, connect
 from core.db.schema import Client, LeaderboardRow, TrainingJob
-from core.jobs.local import ensure_local_worker, local_worker_pid
-from core.jobs.rq import QUEUE, enqueue
 from core.ml.params import MODELS, TrainingError, TrainingParams, check_params
 from core.ml.registry import format_version, next_version, version_exists
 from core.vocabulary import COLUMNS
@@ -32,9 +28,15 @@ from core.vocabulary import COLUMNS
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 
-
-# Workers beat every few seconds (core.jobs.runner); a job quiet this long lost its worker.
-STALE_SECONDS = 15
+# A worker stamps its job every HEARTBEAT_SECONDS (core.jobs.runner); a job quiet for
+# STALE_SECONDS lost its worker. A stamp can wait SQLITE_LOCK_SECONDS for a long write (a
+# load) to end, so STALE_SECONDS exceeds that wait plus one beat: a load cannot fail a live
+# job. Workers reap every REAP_SECONDS, so a dead worker's job fails within
+# HEARTBEAT_SECONDS + STALE_SECONDS + REAP_SECONDS (26 s).
+HEARTBEAT_SECONDS = 3
+STALE_SECONDS = 18
+REAP_SECONDS = 5
+assert STALE_SECONDS > SQLITE_LOCK_SECONDS + HEARTBEAT_SECONDS
 JOBS = TrainingJob.__table__
 ROWS = LeaderboardRow.__table__
 
@@ -124,39 +126,50 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def submit(engine: Engine, params: Mapping[str, Any] | TrainingParams, redis_client=None) -> str:
-    """Check `params`, write a queued job, hand it to a runner; return the job id.
+def submit(engine: Engine, params: Mapping[str, Any] | TrainingParams, runner) -> str:
+    """Check `params`, write a queued job, hand it to `runner`; return the job id.
 
     `params` are check_params' keywords (folds, version, models, metric, sample_size,
-    fix_imbalance). With a redis.Redis client the job goes on the RQ queue "training" (one
-    task per listening worker, up to one per model); with None or the in-process stand-in
-    a local worker process is started if none runs. Raises TrainingError for bad input
-    (nothing written) and JobError when the job could not be queued (it is marked failed).
+    fix_imbalance). `runner` is core.jobs.rq.RqRunner or core.jobs.local.LocalRunner (see
+    core.jobs.runners.runner_for). Raises TrainingError for bad input (nothing written)
+    and JobError when the runner could not take the job (it is marked failed).
     """
     checked = params if isinstance(params, TrainingParams) else check_params(**params)
-    use_rq = _is_redis(redis_client)
     job_id = str(uuid.uuid4())
     with connect(engine, write=True) as connection:
-        _check_against_database(connection, engine, checked)
-        _insert_job(connection, job_id, checked, "rq" if use_rq else "local")
+        found = _database_problems(connection, engine, checked)
+        if found:
+            raise TrainingError(found)
+        _insert_job(connection, job_id, checked, runner.kind)
     try:
-        if use_rq:
-            enqueue(redis_client, job_id, len(checked.models))
-        else:
-            ensure_local_worker(engine)
-    except REDIS_ERRORS as exc:
-        message = f"the job could not be queued: {describe(redis_client)} is unavailable ({exc})"
-        mark_failed(engine, job_id, message)
-        raise JobError(message) from None
-    except OSError as exc:
-        message = f"the local worker process could not be started: {exc}"
-        mark_failed(engine, job_id, message)
-        raise JobError(message) from None
+        runner.hand_over(engine, job_id, len(checked.models))
+    except JobError as exc:
+        mark_failed(engine, job_id, str(exc))
+        raise
     return job_id
 
 
+def problems(engine: Engine, params: Mapping[str, Any]) -> list[str]:
+    """What `submit` would refuse in `params`, one line each; empty when it would queue.
+
+    The same checks `submit` raises on (check_params, then the data set and the version
+    against the database), for a page to show before anything is submitted.
+    """
+    try:
+        checked, found = check_params(**params), []
+    except TrainingError as exc:
+        checked, found = None, list(exc.problems)
+    with connect(engine) as connection:
+        if checked is not None:
+            return _database_problems(connection, engine, checked)
+        if "version" in params and not any(p.startswith("version ") for p in found):
+            found += _version_problems(connection, engine, format_version(params["version"]))
+    return found
+
+
 def suggest_version(engine: Engine) -> str:
-    """One step (0.1) above every saved version and every version a job is training."""
+    """The version to offer: one step (0.1) above every saved version and every version a
+    job is training. The CLI's default and the Train page's suggestion."""
     with connect(engine) as connection:
         training = connection.scalars(
             select(TrainingJob.version).where(TrainingJob.state.in_(ACTIVE))
@@ -166,39 +179,32 @@ def suggest_version(engine: Engine) -> str:
     return format_version(max(candidates))
 
 
-def _is_redis(client) -> bool:
-    return client is not None and not isinstance(client, MemoryStore)
-
-
-def _check_against_database(connection, engine: Engine, params: TrainingParams) -> None:
-    problems = []
+def _database_problems(connection, engine: Engine, params: TrainingParams) -> list[str]:
+    found = []
     clients = connection.scalar(select(func.count()).select_from(Client))
     if not clients:
-        problems.append(
+        found.append(
             "the data set is empty: load clients first (Home page or `python -m core load`)"
         )
     elif params.sample_size and params.sample_size > clients:
-        problems.append(
+        found.append(
             f"sample size {params.sample_size:,} is larger than the {clients:,} clients loaded"
         )
-    if version_exists(engine, params.version):
-        problems.append(
-            f"version {params.version} is already used; versions are immutable "
-            f"(next unused: {next_version(engine)})"
-        )
-    else:
-        taken = connection.scalar(
-            select(TrainingJob.id).where(
-                TrainingJob.version == params.version, TrainingJob.state.in_(ACTIVE)
-            )
-        )
-        if taken:
-            problems.append(
-                f"version {params.version} is already being trained by job {taken[:8]}; "
-                "pick another"
-            )
-    if problems:
-        raise TrainingError(problems)
+    return found + _version_problems(connection, engine, params.version)
+
+
+def _version_problems(connection, engine: Engine, version: str) -> list[str]:
+    if version_exists(engine, version):
+        return [
+            f"version {version} is already used; versions are immutable "
+            f"(next unused: {suggest_version(engine)})"
+        ]
+    taken = connection.scalar(
+        select(TrainingJob.id).where(TrainingJob.version == version, TrainingJob.state.in_(ACTIVE))
+    )
+    if taken:
+        return [f"version {version} is already being trained by job {taken[:8]}; pick another"]
+    return []
 
 
 def _insert_job(connection, job_id: str, params: TrainingParams, runner: str) -> None:
@@ -242,10 +248,8 @@ def cancel(engine: Engine, job_id: str) -> Job:
     return get_job(engine, job_id)
 
 
-def get_job(engine: Engine, job_id: str, reap: bool = True) -> Job:
-    """The job with its leaderboard; stale running jobs are failed first (see reap_stale)."""
-    if reap:
-        reap_stale(engine)
+def get_job(engine: Engine, job_id: str) -> Job:
+    """The job with its leaderboard, as stored (reading never reaps: see reap_stale)."""
     with connect(engine) as connection:
         row = connection.execute(select(JOBS).where(JOBS.c.id == job_id)).mappings().first()
         if row is None:
@@ -256,7 +260,6 @@ def get_job(engine: Engine, job_id: str, reap: bool = True) -> Job:
 
 def list_jobs(engine: Engine, limit: int = 50) -> list[Job]:
     """The newest jobs first, without their leaderboards."""
-    reap_stale(engine)
     with connect(engine) as connection:
         rows = connection.execute(
             select(JOBS).order_by(JOBS.c.submitted_at.desc()).limit(limit)
@@ -266,7 +269,6 @@ def list_jobs(engine: Engine, limit: int = 50) -> list[Job]:
 
 def latest_active(engine: Engine) -> Job | None:
     """The most recently submitted job that is queued or running, if any."""
-    reap_stale(engine)
     with connect(engine) as connection:
         job_id = connection.scalar(
             select(TrainingJob.id)
@@ -274,7 +276,7 @@ def latest_active(engine: Engine) -> Job | None:
             .order_by(TrainingJob.submitted_at.desc())
             .limit(1)
         )
-    return get_job(engine, job_id, reap=False) if job_id else None
+    return get_job(engine, job_id) if job_id else None
 
 
 def job_rows(engine: Engine, job_id: str) -> list[BoardRow]:
@@ -320,40 +322,13 @@ class RunnerStatus:
     text: str
 
 
-def runner_status(engine: Engine, redis_client=None) -> RunnerStatus:
-    """RQ workers listening (or Redis down), or the local worker process."""
-    if _is_redis(redis_client):
-        where = describe(redis_client)
-        try:
-            workers = Worker.count(queue=Queue(QUEUE, connection=redis_client))
-        except REDIS_ERRORS as exc:
-            return RunnerStatus(
-                "rq", False, f"{where} is unavailable, so jobs cannot be queued: {exc}"
-            )
-        if not workers:
-            return RunnerStatus(
-                "rq",
-                False,
-                f"no RQ worker listens on queue '{QUEUE}' at {where}: jobs wait until one "
-                "starts (`python -m core worker`)",
-            )
-        return RunnerStatus("rq", True, f"jobs run on {workers} RQ worker(s) via {where}")
-    pid = local_worker_pid(engine)
-    state = f"running (pid {pid})" if pid else "started by the first job"
-    return RunnerStatus("local", True, f"jobs run in a local background worker process, {state}")
-
-
-def refresh(engine: Engine) -> None:
-    """Fail stale jobs, and start the local worker when local jobs wait without one."""
-    reap_stale(engine)
-    with connect(engine) as connection:
-        waiting = connection.scalar(
-            select(func.count())
-            .select_from(TrainingJob)
-            .where(TrainingJob.state == "queued", TrainingJob.runner == "local")
-        )
-    if waiting:
-        ensure_local_worker(engine)
+def tend(engine: Engine, runner) -> list[str]:
+    """The one explicit upkeep step (workers, each Train page run, the CLI): fail stale
+    jobs, and let `runner` pick up jobs that wait for it (the local runner starts its
+    worker). Returns the ids of the jobs failed."""
+    reaped = reap_stale(engine)
+    runner.wake(engine)
+    return reaped
 
 
 def mark_failed(engine: Engine, job_id: str, message: str) -> bool:

@@ -1,7 +1,9 @@
 """The processes that run training jobs: an RQ worker, or the local worker.
 
-`python -m core worker` runs an RQ worker on the "training" queue when REDIS_URL is set,
-else (or with --local) a worker that polls the database for local jobs. The dashboard
+`python -m core worker` runs an RQ worker on its database's queue (core.jobs.rq.queue_name)
+when REDIS_URL is set, else (or with --local) a worker that polls the database for local
+jobs. Every worker reaps stale jobs every REAP_SECONDS in a thread of its own, so a dead
+worker's job fails even when no page is open. The dashboard
 starts a local worker itself (`--local --single`, one per database) when it queues a job
 without Redis, so training never runs inside the Streamlit process.
 """
@@ -11,34 +13,85 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 
 import redis
 from rq import Queue, Worker
 from sqlalchemy import Engine
 
-from core.db.engine import DatabaseError
+from core.db.engine import DatabaseError, make_engine
 from core.jobs.local import LocalLock, next_local_job
-from core.jobs.rq import QUEUE
+from core.jobs.rq import queue_name
 from core.jobs.runner import train_job
-from core.jobs.store import reap_stale
-from core.ml.experiment import preload, stop_worker_processes
+from core.jobs.store import REAP_SECONDS, reap_stale
+from core.ml.experiment import Experiment, preload, stop_worker_processes
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 
 
-def run_rq_worker(redis_url: str, *, burst: bool = False, name: str | None = None) -> bool:
-    """Work the "training" queue until stopped (or until it is empty with `burst`).
+class Reaper:
+    """A thread that fails stale jobs every `every` seconds, on an engine of its own (a
+    forked child never inherits a connection it holds)."""
+
+    def __init__(self, database_url: str, every: float = REAP_SECONDS):
+        self.url, self.every = database_url, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reaper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        engine = make_engine(self.url)
+        try:
+            while True:
+                try:
+                    reap_stale(engine)
+                except DatabaseError as exc:
+                    log.warning("cannot look for stale jobs: %s", exc)
+                if self._stop.wait(self.every):
+                    return
+        finally:
+            engine.dispose()
+
+
+def run_rq_worker(
+    redis_url: str, database_url: str, *, burst: bool = False, name: str | None = None
+) -> bool:
+    """Work the queue of `database_url` until stopped (or until it is empty with `burst`),
+    reaping that database's stale jobs meanwhile.
 
     PyCaret is imported once here, so each forked work horse starts training at once.
     Returns whether any job was run.
     """
     preload()
     connection = redis.Redis.from_url(redis_url)  # no socket timeout: RQ blocks on the queue
-    worker = Worker([Queue(QUEUE, connection=connection)], connection=connection, name=name)
-    return worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
+    queue = Queue(queue_name(database_url), connection=connection)
+    worker = Worker(
+        [queue], connection=connection, name=name, work_horse_killed_handler=_kill_leftovers
+    )
+    reaper = Reaper(database_url)
+    reaper.start()
+    try:
+        return worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
+    finally:
+        reaper.stop()
+
+
+def _kill_leftovers(job, pid: int, status: int, rusage) -> None:
+    """A killed work horse cannot stop its cross-validation processes; they share its
+    process group (RQ's setpgrp), so stop them here."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def run_local_worker(
@@ -64,6 +117,8 @@ def run_local_worker(
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     preload()
     worked, idle_since = 0, time.monotonic()
+    reaper = Reaper(engine.url.render_as_string(hide_password=False))
+    reaper.start()
     try:
         while True:
             job_id = _next_job(engine)
@@ -80,13 +135,13 @@ def run_local_worker(
                 idle_since = time.monotonic()
             time.sleep(poll)
     finally:
+        reaper.stop()
         stop_worker_processes()
         lock.release()
 
 
 def _next_job(engine: Engine) -> str | None:
     try:
-        reap_stale(engine)
         return next_local_job(engine)
     except DatabaseError as exc:
         log.warning("cannot look for jobs: %s", exc)
@@ -101,7 +156,7 @@ def _work_on(engine: Engine, job_id: str) -> None:
         code = 1
         try:
             engine.dispose(close=False)
-            state = train_job(engine, job_id)
+            state = train_job(engine, job_id, Experiment)  # stops its worker processes
             log.info("job %s: %s", job_id, state)
             code = 0
         except BaseException:

@@ -122,6 +122,17 @@ class Experiment:
         )
         log.info("PyCaret setup on %s rows in %.1f s", self.rows, time.perf_counter() - started)
 
+    @staticmethod
+    def start_workers() -> threading.Thread:
+        """Start the cross-validation processes while the data loads (see
+        start_worker_processes); the result is passed back as `warm_up`."""
+        return start_worker_processes()
+
+    @staticmethod
+    def stop_workers() -> None:
+        """Stop the cross-validation processes (see stop_worker_processes)."""
+        stop_worker_processes()
+
     def cross_validate(self, model_id: str) -> CvResult:
         """Cross-validate one model the way compare_models does.
 

@@ -1,6 +1,7 @@
 """Training jobs through real runners: an RQ worker on a real Redis and the local worker
 process, on SQLite and on Postgres. Small real samples and fast models keep each job to
-seconds; the full-data run is marked slow."""
+seconds; the full-data run is marked slow. Every test here runs real processes and
+PyCaret: they are marked `integration` (tests/core/test_job_states.py has the fast ones)."""
 
 import os
 import signal
@@ -19,19 +20,25 @@ from core import jobs
 from core.data.features import training_frame
 from core.db.engine import make_engine, migrate
 from core.db.schema import TrainingJob
+from core.jobs.local import _lock_path
 from core.ml.params import TrainingError, TrainingParams, check_params
 from core.ml.registry import get_version, list_versions, load_pipeline, save_version
 from core.vocabulary import FEATURES
 from tests.conftest import fresh_postgres, postgres_url
 from tests.jobs_support import (
     FAST,
+    LOCAL,
     MANY,
     first_row_done,
     load_clients,
+    poll,
+    rq_runner,
     scores,
     url_of,
     wait_for,
 )
+
+pytestmark = pytest.mark.integration
 
 EVALUATION_KEYS = {"roc", "pr", "confusion", "importance", "holdout_rows", "train_sample"}
 
@@ -43,9 +50,10 @@ def local_worker(engine):
     jobs.stop_local_worker(engine)
 
 
-def run_rq_burst(connection) -> None:
-    """A real RQ worker, in this process, until the training queue is empty."""
-    worker = SimpleWorker([Queue(jobs.QUEUE, connection=connection)], connection=connection)
+def run_rq_burst(runner: jobs.RqRunner) -> None:
+    """A real RQ worker, in this process, until the runner's queue is empty."""
+    connection = runner.connection
+    worker = SimpleWorker([Queue(runner.queue, connection=connection)], connection=connection)
     worker.work(burst=True)
 
 
@@ -55,9 +63,9 @@ def test_rq_worker_and_local_worker_train_the_same_leaderboard(
     load_clients(engine)
     settings_env(DATABASE_URL=url_of(engine))
 
-    on_rq = jobs.submit(engine, {**FAST, "version": "1.0"}, real_redis)
+    on_rq = jobs.submit(engine, {**FAST, "version": "1.0"}, rq_runner(engine, real_redis))
     assert jobs.get_job(engine, on_rq).state == "queued"
-    run_rq_burst(real_redis)
+    run_rq_burst(rq_runner(engine, real_redis))
     first = jobs.get_job(engine, on_rq)
     assert first.state == "finished", first.error
     assert first.runner == "rq" and first.models_done == first.models_total == 3
@@ -65,7 +73,7 @@ def test_rq_worker_and_local_worker_train_the_same_leaderboard(
     assert [r.state for r in first.leaderboard] == ["done"] * 3
     assert all(r.finished_at <= first.finished_at for r in first.leaderboard)
 
-    on_local = jobs.submit(engine, {**FAST, "version": "1.1"}, None)
+    on_local = jobs.submit(engine, {**FAST, "version": "1.1"}, LOCAL)
     second = wait_for(engine, on_local)
     assert second.state == "finished", second.error
     assert second.runner == "local" and second.worker != first.worker
@@ -83,8 +91,10 @@ def test_a_version_holds_the_finalized_pipeline_and_its_evaluation(
 ):
     load_clients(engine)
     settings_env(DATABASE_URL=url_of(engine))
-    job_id = jobs.submit(engine, {**FAST, "version": "3.0", "models": ["dt", "lr"]}, real_redis)
-    run_rq_burst(real_redis)
+    job_id = jobs.submit(
+        engine, {**FAST, "version": "3.0", "models": ["dt", "lr"]}, rq_runner(engine, real_redis)
+    )
+    run_rq_burst(rq_runner(engine, real_redis))
     job = jobs.get_job(engine, job_id)
     info = get_version(engine, "3.0")
     assert info.job_id == job_id and info.model_id == job.best_model_id
@@ -123,7 +133,7 @@ def test_rows_appear_as_models_finish_and_cancel_stops_after_the_current_model(
     engine, local_worker
 ):
     load_clients(engine)
-    job_id = jobs.submit(engine, {"folds": 3, "version": "1.0", "models": MANY}, None)
+    job_id = jobs.submit(engine, {"folds": 3, "version": "1.0", "models": MANY}, LOCAL)
     running = wait_for(engine, job_id, first_row_done)
     assert running.active, "the job ended before its first row could be seen"
     done = [r for r in running.leaderboard if r.state == "done"]
@@ -143,10 +153,10 @@ def test_a_queued_job_is_cancelled_at_once_and_its_task_does_nothing(
 ):
     load_clients(engine, 300)
     settings_env(DATABASE_URL=url_of(engine))
-    job_id = jobs.submit(engine, {**FAST, "version": "1.0"}, real_redis)
+    job_id = jobs.submit(engine, {**FAST, "version": "1.0"}, rq_runner(engine, real_redis))
     job = jobs.cancel(engine, job_id)
     assert job.state == "cancelled" and job.finished_at is not None
-    run_rq_burst(real_redis)
+    run_rq_burst(rq_runner(engine, real_redis))
     job = jobs.get_job(engine, job_id)
     assert job.state == "cancelled" and job.started_at is None
     assert {r.state for r in job.leaderboard} == {"skipped"}
@@ -172,12 +182,9 @@ def test_two_rq_workers_share_one_job(tmp_path, real_redis, redis_url):
     load_clients(engine)
     workers = [start_rq_worker(engine, redis_url) for _ in range(2)]
     try:
-        queue = Queue(jobs.QUEUE, connection=real_redis)
-        deadline = time.monotonic() + 60
-        while Worker.count(queue=queue) < 2:
-            assert time.monotonic() < deadline, "the RQ workers did not start"
-            time.sleep(0.2)
-        job_id = jobs.submit(engine, {"folds": 2, "version": "1.0", "models": MANY}, real_redis)
+        runner = rq_runner(engine, real_redis)
+        wait_for_workers(runner, 2)
+        job_id = jobs.submit(engine, {"folds": 2, "version": "1.0", "models": MANY}, runner)
         job = wait_for(engine, job_id)
     finally:
         for worker in workers:
@@ -189,34 +196,82 @@ def test_two_rq_workers_share_one_job(tmp_path, real_redis, redis_url):
     engine.dispose()
 
 
+def wait_for_workers(runner: jobs.RqRunner, count: int) -> None:
+    queue = Queue(runner.queue, connection=runner.connection)
+    poll(lambda: Worker.count(queue=queue) >= count, 60, f"{count} RQ workers listening")
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
 def test_a_killed_worker_fails_the_job_within_30_s_and_saves_nothing(
     engine, real_redis, redis_url, local_worker
 ):
-    """SQLite: the local worker is killed. Postgres: an RQ worker and its work horse."""
+    """Nobody reads with a reap while waiting. SQLite: the local worker, the only worker, is
+    killed; the next explicit reap (a page run or a CLI call) fails the job. Postgres: two
+    RQ workers share the job, one is killed with its work horse; the other reaps it."""
     load_clients(engine)
     params = {"folds": 3, "version": "1.0", "models": MANY}
-    if engine.dialect.name == "sqlite":
-        job_id = jobs.submit(engine, params, None)
-        wait_for(engine, job_id, first_row_done)
-        os.killpg(jobs.local_worker_pid(engine), signal.SIGKILL)  # with its joblib workers
-    else:
-        worker = start_rq_worker(engine, redis_url)
-        try:
-            job_id = jobs.submit(engine, params, real_redis)
+    others = []
+    try:
+        if engine.dialect.name == "sqlite":
+            job_id = jobs.submit(engine, params, LOCAL)
+            wait_for(engine, job_id, first_row_done)
+            os.killpg(jobs.local_worker_pid(engine), signal.SIGKILL)  # with its children
+        else:
+            runner = rq_runner(engine, real_redis)
+            others = [start_rq_worker(engine, redis_url) for _ in range(2)]
+            wait_for_workers(runner, 2)
+            job_id = jobs.submit(engine, params, runner)
             job = wait_for(engine, job_id, first_row_done)
-            # The work horse runs the job in a process group of its own (RQ's setpgrp).
-            horse = int(job.worker.rsplit(":", 1)[1])
-            os.killpg(horse, signal.SIGKILL)
-            os.killpg(worker.pid, signal.SIGKILL)
-        finally:
-            worker.wait(timeout=10)
-    killed = jobs.get_job(engine, job_id)
-    assert killed.state == "running", "the job ended before the worker was killed"
-    job = wait_for(engine, job_id, timeout=30)
+            running = [r.worker for r in job.leaderboard if r.state == "running"]
+            horse = int(running[0].rsplit(":", 1)[1])
+            worker = parent_of(horse)
+            os.killpg(horse, signal.SIGKILL)  # RQ's setpgrp: the horse and its CV workers
+            os.kill(worker, signal.SIGKILL)
+        killed_at = time.monotonic()
+        assert jobs.get_job(engine, job_id).state == "running", "it ended before the kill"
+        if engine.dialect.name == "sqlite":
+            poll(lambda: job_id in jobs.reap_stale(engine), 30, "the next reap fails the job")
+        else:
+            poll(lambda: not jobs.get_job(engine, job_id).active, 30, "another worker reaps")
+        assert time.monotonic() - killed_at < 30
+    finally:
+        for process in others:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
+    job = jobs.get_job(engine, job_id)
     assert job.state == "failed"
     assert "stopped sending heartbeats" in job.error and "nothing was saved" in job.error
     assert "running" not in {r.state for r in job.leaderboard}
     assert list_versions(engine) == []
+
+
+def test_two_deployments_on_one_redis_never_take_each_others_jobs(tmp_path, real_redis, redis_url):
+    """Databases A and B share the test Redis: B's worker trains B's job and leaves A's."""
+    from tests.core.test_cli import run_cli
+
+    engines = {name: make_engine(f"sqlite:///{tmp_path / name}.db") for name in "AB"}
+    ids = {}
+    for name, engine in engines.items():
+        load_clients(engine, 300)
+        asked = {"folds": 2, "version": "1.0", "models": ["nb"]}
+        ids[name] = jobs.submit(engine, asked, rq_runner(engine, real_redis))
+    env = dict(REDIS_URL=redis_url)
+    worked = run_cli("worker", "--burst", DATABASE_URL=url_of(engines["B"]), **env)
+    assert worked.returncode == 0, worked.stderr
+    assert f"on queue '{rq_runner(engines['B'], real_redis).queue}'" in worked.stdout
+    assert jobs.get_job(engines["B"], ids["B"]).state == "finished"
+    assert jobs.get_job(engines["A"], ids["A"]).state == "queued"
+
+    worked = run_cli("worker", "--burst", DATABASE_URL=url_of(engines["A"]), **env)
+    assert worked.returncode == 0, worked.stderr
+    assert jobs.get_job(engines["A"], ids["A"]).state == "finished"
+    for engine in engines.values():
+        engine.dispose()
 
 
 def save_dummy(engine, version: str) -> str:
@@ -234,16 +289,16 @@ def test_used_versions_are_refused_and_a_late_clash_saves_nothing(engine, real_r
     settings_env(DATABASE_URL=url_of(engine))
     save_dummy(engine, "1.0")
     with pytest.raises(TrainingError, match=r"version 1.0 is already used.*next unused: 1.1"):
-        jobs.submit(engine, {**FAST, "version": "1.0"}, real_redis)
+        jobs.submit(engine, {**FAST, "version": "1.0"}, rq_runner(engine, real_redis))
 
-    job_id = jobs.submit(engine, {**FAST, "version": "2.0"}, real_redis)
+    job_id = jobs.submit(engine, {**FAST, "version": "2.0"}, rq_runner(engine, real_redis))
     with pytest.raises(TrainingError, match="version 2.0 is already being trained by job"):
-        jobs.submit(engine, {**FAST, "version": "2.0"}, real_redis)
+        jobs.submit(engine, {**FAST, "version": "2.0"}, rq_runner(engine, real_redis))
     assert jobs.suggest_version(engine) == "2.1"
 
     # Another process saves 2.0 while the job is queued: the job fails, 2.0 is untouched.
     digest = save_dummy(engine, "2.0")
-    run_rq_burst(real_redis)
+    run_rq_burst(rq_runner(engine, real_redis))
     job = jobs.get_job(engine, job_id)
     assert job.state == "failed"
     assert "version 2.0 was saved by another job while this one ran; nothing was saved" in (
@@ -255,10 +310,10 @@ def test_used_versions_are_refused_and_a_late_clash_saves_nothing(engine, real_r
 
 def test_an_empty_data_set_and_an_oversized_sample_are_refused(engine):
     with pytest.raises(TrainingError, match="the data set is empty: load clients first"):
-        jobs.submit(engine, {**FAST, "version": "1.0"}, None)
+        jobs.submit(engine, {**FAST, "version": "1.0"}, LOCAL)
     load_clients(engine, 300)
     with pytest.raises(TrainingError, match="sample size 1,000 is larger than the 300 clients"):
-        jobs.submit(engine, {**FAST, "version": "1.0", "sample_size": 1000}, None)
+        jobs.submit(engine, {**FAST, "version": "1.0", "sample_size": 1000}, LOCAL)
     assert jobs.list_jobs(engine) == []
 
 
@@ -274,7 +329,7 @@ def test_a_job_row_gives_back_the_parameters_it_was_submitted_with(engine, real_
         fix_imbalance=True,
         seed=7,
     )
-    job_id = jobs.submit(engine, asked, real_redis)
+    job_id = jobs.submit(engine, asked, rq_runner(engine, real_redis))
     with engine.connect() as connection:
         row = connection.execute(select(TrainingJob).where(TrainingJob.id == job_id)).one()
     assert TrainingParams.from_row(row) == asked
@@ -283,24 +338,35 @@ def test_a_job_row_gives_back_the_parameters_it_was_submitted_with(engine, real_
 def test_redis_down_fails_the_job_cleanly_and_says_why(engine):
     load_clients(engine, 300)
     down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-    status = jobs.runner_status(engine, down)
+    status = jobs.RqRunner(down, jobs.queue_name(url_of(engine))).status(engine)
     assert not status.ok and "redis://127.0.0.1:1/0 is unavailable" in status.text
     with pytest.raises(jobs.JobError, match="the job could not be queued: redis://127.0.0.1:1/0"):
-        jobs.submit(engine, {**FAST, "version": "1.0"}, down)
+        jobs.submit(engine, {**FAST, "version": "1.0"}, jobs.RqRunner(down, "training-x"))
     [job] = jobs.list_jobs(engine)
     assert job.state == "failed" and "could not be queued" in job.error
     assert list_versions(engine) == []
 
 
 def test_runner_status_counts_rq_workers(engine, real_redis):
-    assert "no RQ worker listens" in jobs.runner_status(engine, real_redis).text
-    worker = Worker([Queue(jobs.QUEUE, connection=real_redis)], connection=real_redis)
+    runner = rq_runner(engine, real_redis)
+    assert "no RQ worker listens" in runner.status(engine).text
+    worker = Worker([Queue(runner.queue, connection=real_redis)], connection=real_redis)
     worker.register_birth()
     try:
-        assert jobs.runner_status(engine, real_redis).text.startswith("jobs run on 1 RQ worker")
+        assert runner.status(engine).text.startswith("jobs run on 1 RQ worker")
     finally:
         worker.register_death()
-    assert "local background worker" in jobs.runner_status(engine, None).text
+    assert "local background worker" in LOCAL.status(engine).text
+
+
+def test_the_runner_comes_from_the_settings(settings_env, engine, redis_url):
+    from core.settings import get_settings
+
+    settings_env(DATABASE_URL=url_of(engine))
+    assert isinstance(jobs.runner_for(get_settings()), jobs.LocalRunner)
+    settings_env(REDIS_URL=redis_url)
+    runner = jobs.runner_for(get_settings())
+    assert runner.kind == "rq" and runner.queue == jobs.queue_name(url_of(engine))
 
 
 @pytest.fixture
@@ -330,11 +396,13 @@ def set_connections(engine, allowed: bool) -> None:
 def test_the_database_going_down_fails_the_job_and_says_why(postgres_engine):
     engine = postgres_engine
     load_clients(engine)
-    job_id = jobs.submit(engine, {"folds": 3, "version": "1.0", "models": MANY}, None)
+    job_id = jobs.submit(engine, {"folds": 3, "version": "1.0", "models": MANY}, LOCAL)
     assert wait_for(engine, job_id, first_row_done).active
+    log_file = _lock_path(engine).with_suffix(".log")
+    written = log_file.stat().st_size
     set_connections(engine, False)
-    try:
-        time.sleep(6)  # the worker's next write fails; it keeps trying to record why
+    try:  # until the worker's next write fails (it keeps trying to record why)
+        poll(lambda: "unavailable" in log_file.read_text()[written:], 60, "a failed write")
     finally:
         set_connections(engine, True)
     job = wait_for(engine, job_id, timeout=30)

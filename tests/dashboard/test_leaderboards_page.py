@@ -9,10 +9,11 @@ import redis
 from core import jobs
 from core.db.engine import make_engine
 from core.jobs.runner import train_job
+from core.ml.experiment import Experiment
 from core.ml.registry import default_version
 from tests.conftest import IN_CI
 from tests.dashboard.charts import chart, texts
-from tests.jobs_support import load_clients
+from tests.jobs_support import load_clients, rq_runner
 
 PAGE = "../pages/leaderboards.py"
 
@@ -32,8 +33,9 @@ def trained_db(tmp_path_factory):
     engine = make_engine(db_url)
     load_clients(engine)
     for version, models in (("1.0", ["lr", "nb"]), ("1.1", ["dt", "lr", "nb"])):
-        job_id = jobs.submit(engine, {"folds": 2, "version": version, "models": models}, queue)
-        assert train_job(engine, job_id) == "finished"
+        asked = {"folds": 2, "version": version, "models": models}
+        job_id = jobs.submit(engine, asked, rq_runner(engine, queue))
+        assert train_job(engine, job_id, Experiment) == "finished"
     queue.flushdb()
     engine.dispose()
     return db_url

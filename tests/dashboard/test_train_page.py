@@ -9,7 +9,7 @@ from core import jobs
 from core.db.engine import make_engine
 from core.ml.params import TURBO
 from tests.dashboard.charts import chart, metrics, texts
-from tests.jobs_support import MANY
+from tests.jobs_support import LOCAL, MANY
 
 PAGE = "../pages/train.py"
 
@@ -63,26 +63,56 @@ def test_train_two_models_and_watch_the_leaderboard_fill(dashboard, small_sqlite
     assert "Version 1.0 saved" in texts(other.success)
 
     app.slider(key="train_version").set_value(1.0).run()
-    assert "Version 1.0 is already used and versions are immutable" in texts(app.error)
+    assert "Cannot train: version 1.0 is already used; versions are immutable" in texts(app.error)
     assert app.button(key="train_submit").disabled
 
 
 def test_bad_choices_are_refused_before_and_by_core(dashboard, small_sqlite):
     app = dashboard(PAGE, DATABASE_URL=small_sqlite)
     app.multiselect(key="train_models").set_value([]).run()
-    assert "Choose at least one model." in texts(app.error)
+    assert "Cannot train: models: choose at least one model" in texts(app.error)
     assert app.button(key="train_submit").disabled
     app.multiselect(key="train_models").set_value(["ridge"]).run()
-    assert "gives probabilities" in texts(app.error)
+    assert "give no probabilities" in texts(app.error)
 
     app.multiselect(key="train_models").set_value(["lr"])
     app.number_input(key="train_sample").set_value(100).run()
-    app.button(key="train_submit").click().run()
-    assert not app.exception
-    assert "The job was not started: sample size must be a whole number of at least 200" in (
-        texts(app.error)
-    )
+    assert "Cannot train: sample size must be a whole number of at least 200" in (texts(app.error))
+    assert app.button(key="train_submit").disabled
+    app.number_input(key="train_sample").set_value(0).run()
+    assert not app.error and not app.button(key="train_submit").disabled
     assert jobs.list_jobs(make_engine(small_sqlite)) == []
+
+
+def test_the_version_moves_on_when_a_job_elsewhere_takes_it(dashboard, small_sqlite):
+    """The page offers 1.0; a job started elsewhere (another browser, the CLI) saves 1.0:
+    the slider moves on to 1.1 instead of showing 1.0 as used."""
+    app = dashboard(PAGE, DATABASE_URL=small_sqlite)
+    assert app.slider(key="train_version").value == pytest.approx(1.0)
+    asked = {"folds": 2, "version": "1.0", "models": ["nb"]}
+    jobs.submit(make_engine(small_sqlite), asked, LOCAL)
+    app.run()
+    assert app.slider(key="train_version").value == pytest.approx(1.1)
+    follow(app, {"finished", "failed", "cancelled"})
+    assert metrics(app)["State"] == "finished", texts(app.error)
+    assert app.slider(key="train_version").value == pytest.approx(1.1)
+    assert not app.error and not app.button(key="train_submit").disabled
+
+
+def test_a_refusal_after_a_double_click_goes_once_shown(dashboard, small_sqlite):
+    """The second click of a double click still carries version 1.0: it is refused, and the
+    refusal is gone from the page when the job it refers to has ended."""
+    app = dashboard(PAGE, DATABASE_URL=small_sqlite)
+    app.slider(key="train_folds").set_value(2)
+    app.multiselect(key="train_models").set_value(["nb"])
+    app.button(key="train_submit").click().run()
+    app.slider(key="train_version").set_value(1.0)
+    app.button(key="train_submit").click().run()
+    assert "The job was not started: version 1.0 is already being trained" in texts(app.error)
+    follow(app, {"finished", "failed", "cancelled"})
+    assert metrics(app)["State"] == "finished"
+    assert "The job was not started" not in texts(app.error)
+    assert len(jobs.list_jobs(make_engine(small_sqlite))) == 1
 
 
 def test_cancel_from_the_page(dashboard, small_sqlite):
