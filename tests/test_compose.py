@@ -269,8 +269,11 @@ def dockerfile_problems(dockerfile: str) -> list[str]:
         problems.append("Dockerfile: no USER before CMD")
     elif steps[users[-1]][1].split(":")[0] in ("root", "0"):
         problems.append(f"Dockerfile: runs as {steps[users[-1]][1]}")
-    if not any(word == "HEALTHCHECK" and "CMD" in args for word, args in steps):
+    checks = [args for word, args in steps if word == "HEALTHCHECK"]
+    if not checks or "CMD" not in checks[-1]:
         problems.append("Dockerfile: no HEALTHCHECK")
+    elif "HEALTHCHECK_URL" not in checks[-1]:
+        problems.append("Dockerfile: the HEALTHCHECK ignores HEALTHCHECK_URL")
     if any(word in ("COPY", "ADD") and re.search(r"\.csv|data/", args) for word, args in steps):
         problems.append("Dockerfile: bakes the data set into the image")
     return problems
@@ -465,6 +468,12 @@ BROKEN_FILES = [
     (
         "no healthcheck",
         lambda: dockerfile_problems(broken(DOCKERFILE, "HEALTHCHECK", "# HEALTHCHECK")),
+    ),
+    (
+        "a healthcheck for the dashboard only",
+        lambda: dockerfile_problems(
+            broken(DOCKERFILE, "os.environ['HEALTHCHECK_URL']", "'http://127.0.0.1:8501/'")
+        ),
     ),
     (
         "the data baked in",
