@@ -44,13 +44,17 @@ def field_errors(errors: list[dict]) -> JSONResponse:
 
 
 def _describe(error: dict) -> str:
-    where = [f"{error['where']} " if error.get("where") else ""]
+    where = []
     if error.get("line") is not None:
-        where.append(f"line {error['line']}, ")
+        where.append(f"line {error['line']}")
     if error.get("index") is not None:
-        where.append(f"item {error['index']}, ")
-    field = error.get("field")
-    return "".join(where) + (f"{field}: " if field else "") + error["message"]
+        where.append(f"item {error['index']}")
+    field, message = error.get("field"), error["message"]
+    if field and not message.startswith(field):
+        message = f"{field}: {message}"
+    if error.get("where") in ("query", "path", "body", "header"):
+        message = f"{error['where']} {message}"
+    return f"{', '.join(where)}: {message}" if where else message
 
 
 def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -76,8 +80,17 @@ def _data(_request: Request, exc: DataError) -> JSONResponse:
     return error_response(422, detail, errors)
 
 
+# check_params' problems start with the parameter's name ("folds must be ...").
+TRAINING_FIELDS = {"folds": "folds", "version": "version", "models:": "models"}
+TRAINING_FIELDS |= {"metric": "metric", "sample": "sample"}
+
+
 def _training(_request: Request, exc: TrainingError) -> JSONResponse:
-    return field_errors([{"where": "training", "message": p} for p in exc.problems])
+    errors = []
+    for problem in exc.problems:
+        field = TRAINING_FIELDS.get(problem.split(" ", 1)[0])
+        errors.append({"field": field, "message": problem})
+    return field_errors(errors)
 
 
 def _unavailable(_request: Request, exc: Exception) -> JSONResponse:

@@ -60,7 +60,7 @@ class MonthOut(BaseModel):
 
 
 class ClientOut(BaseModel):
-    """A client's profile (codes and their labels) and six months of payments, latest first."""
+    """A client's profile (codes and their labels) and six months of payments, oldest first."""
 
     model_config = _examples(
         {

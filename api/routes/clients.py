@@ -70,7 +70,7 @@ def _bad_filters(problems: list[str]) -> Problem:
     for problem in problems:
         given, _, why = problem.partition(" was ignored: ")
         errors.append({"where": "query", "field": given.split("=", 1)[0], "message": why})
-    return Problem(422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+    return Problem(422, "; ".join(error["message"] for error in errors), errors)
 
 
 @router.get(

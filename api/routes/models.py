@@ -1,6 +1,7 @@
 """Model versions and the champion."""
 
 from dataclasses import asdict
+from datetime import UTC
 
 from fastapi import APIRouter
 
@@ -28,7 +29,10 @@ EVALUATION_SUMMARY += ("importance_kind",)
 
 
 def _summary(info) -> dict:
-    return {name: getattr(info, name) for name in ModelOut.model_fields}
+    values = {name: getattr(info, name) for name in ModelOut.model_fields}
+    if values["created_at"].tzinfo is None:  # SQLite hands back naive times; all are UTC
+        values["created_at"] = values["created_at"].replace(tzinfo=UTC)
+    return values
 
 
 def _version(value) -> str:
