@@ -49,7 +49,9 @@ def _info(engine, version: str):
         raise Problem(404, str(exc)) from None
 
 
-@router.get("", summary="Model versions and the champion", response_model=ModelsOut)
+@router.get(
+    "", summary="Model versions and the champion", response_model=ModelsOut, responses=UNAVAILABLE
+)
 def models(engine: EngineDep) -> ModelsOut:
     """Every version, newest first; `default` is what scoring uses without a version."""
     versions = list_versions(engine)
