@@ -7,8 +7,9 @@ the summaries (through `monthly_columns`) all read it.
 
 from __future__ import annotations
 
+import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -53,11 +54,13 @@ def monthly_columns(name: Callable[[str, int], str] | None = None) -> list[Colum
     return columns
 
 
-def features_query(where=None, *, complete: bool = False, limit: int | None = None) -> Select:
+def features_query(
+    where=None, *, complete: bool = False, limit: int | None = None, offset: int = 0
+) -> Select:
     """One row per client in id order: `ID`, the 23 features and `default`.
 
     `where` filters the clients; `complete` keeps only clients with all six months (what
-    the models learn from); `limit` takes the first clients.
+    the models learn from); `limit` takes the first clients after skipping `offset`.
     """
     statement = (
         select(
@@ -74,15 +77,39 @@ def features_query(where=None, *, complete: bool = False, limit: int | None = No
         statement = statement.where(where)
     if complete:
         statement = statement.having(func.count() == len(MONTHS))
+    if offset:
+        statement = statement.offset(offset)
     return statement.limit(limit) if limit else statement
 
 
-def training_frame(engine: Engine, limit: int | None = None) -> pd.DataFrame:
+def training_frame(engine: Engine, limit: int | None = None, offset: int = 0) -> pd.DataFrame:
     """The frame the models learn from: `ID`, the 23 features and `default` of the clients
-    with all six months (the first `limit`)."""
+    with all six months (the first `limit` after skipping `offset`, in id order)."""
+    statement = features_query(complete=True, limit=limit, offset=offset)
     with connect(engine) as connection:
-        rows = connection.execute(features_query(complete=True, limit=limit)).all()
+        rows = connection.execute(statement).all()
     return pd.DataFrame.from_records(rows, columns=[ID, *FEATURES, TARGET]).astype(np.int64)
+
+
+def training_csv_chunks(engine: Engine, chunk_size: int = 20_000) -> Iterator[bytes]:
+    """The whole training frame as CSV, header first, `chunk_size` clients per chunk.
+
+    Rows come from a server-side cursor, so the frame never sits in memory whole; the
+    bytes joined equal `training_csv`. Raises DatabaseError when the database fails.
+    """
+    with connect(engine) as connection:
+        result = connection.execution_options(stream_results=True).execute(
+            features_query(complete=True)
+        )
+        yield _csv_bytes([[ID, *FEATURES, TARGET]])
+        for rows in result.partitions(chunk_size):
+            yield _csv_bytes(rows)
+
+
+def _csv_bytes(rows) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode()
 
 
 def training_csv(engine: Engine) -> bytes:

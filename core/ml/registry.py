@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from core.db.engine import connect
 from core.db.schema import ModelVersion
 
+# Versions fit the registry's column (String(20)) and Decimal's precision with room to spare.
+MAX_VERSION = Decimal("999999.9")
 LIBRARIES = ("pycaret", "scikit-learn", "numpy", "pandas", "lightgbm")
 SUMMARY_COLUMNS = [c for c in ModelVersion.__table__.columns.keys() if c != "artifact"]
 
@@ -58,6 +60,8 @@ def format_version(value: float | str | Decimal) -> str:
         raise VersionError(f"version {value!r} is not a number like 1.0") from None
     if not number.is_finite() or number <= 0:
         raise VersionError(f"version {value!r} must be a positive number like 1.0")
+    if number > MAX_VERSION:
+        raise VersionError(f"version {value!r} is too large; the highest is {MAX_VERSION}")
     if number != number.quantize(Decimal("0.1")):
         raise VersionError(f"version {value!r} has more than one decimal; use steps of 0.1")
     return str(number.quantize(Decimal("0.1")))

@@ -32,3 +32,16 @@ def test_typical_values_come_from_the_data_or_the_real_files_medians(engine):
 
 def test_typical_values_of_the_real_file_are_the_fallback():
     assert typical_of(real_frame()) == TYPICAL
+
+
+def test_the_training_frame_pages_by_offset_and_streams_as_the_same_csv(engine):
+    from core.data.features import training_csv, training_csv_chunks, training_frame
+
+    load_frame(engine, real_frame().iloc[:300], "credit.csv")
+    whole = training_frame(engine)
+    page = training_frame(engine, limit=40, offset=100)
+    assert page.equals(whole.iloc[100:140].reset_index(drop=True))
+    assert training_frame(engine, limit=10, offset=300).empty
+    chunks = list(training_csv_chunks(engine, chunk_size=64))
+    assert len(chunks) == 1 + 5  # the header, then 300 rows in chunks of 64
+    assert b"".join(chunks) == training_csv(engine)

@@ -29,7 +29,9 @@ def test_versions_are_stored_with_one_decimal(given, stored):
     assert format_version(given) == stored
 
 
-@pytest.mark.parametrize("bad", ["abc", "", "-1", "0", "1.25", "nan", "inf"])
+@pytest.mark.parametrize(
+    "bad", ["abc", "", "-1", "0", "1.25", "nan", "inf", "1e30", "9" * 40, "1000000"]
+)
 def test_malformed_versions_are_refused_with_a_message(bad):
     with pytest.raises(VersionError, match="version"):
         format_version(bad)

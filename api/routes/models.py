@@ -1,0 +1,92 @@
+"""Model versions and the champion."""
+
+from dataclasses import asdict
+from datetime import UTC
+
+from fastapi import APIRouter
+
+from api.deps import EngineDep
+from api.errors import Problem
+from api.schemas import ChampionIn, ErrorOut, ModelDetailOut, ModelOut, ModelsOut
+from core.ml.registry import (
+    VersionError,
+    format_version,
+    get_version,
+    list_versions,
+    set_champion,
+)
+
+router = APIRouter(prefix="/models", tags=["models"])
+UNAVAILABLE = {503: {"model": ErrorOut, "description": "the database does not answer"}}
+VERSION_ERRORS = {
+    404: {"model": ErrorOut, "description": "no model version has this number"},
+    422: {"model": ErrorOut, "description": "not a version number like 1.0"},
+    **UNAVAILABLE,
+}
+# The evaluation's parts that summarise it; the curves and samples are for the charts.
+EVALUATION_SUMMARY = ("holdout", "confusion", "threshold", "holdout_rows", "importance")
+EVALUATION_SUMMARY += ("importance_kind",)
+
+
+def _summary(info) -> dict:
+    values = {name: getattr(info, name) for name in ModelOut.model_fields}
+    if values["created_at"].tzinfo is None:  # SQLite hands back naive times; all are UTC
+        values["created_at"] = values["created_at"].replace(tzinfo=UTC)
+    return values
+
+
+def _version(value) -> str:
+    try:
+        return format_version(value)
+    except VersionError as exc:
+        raise Problem(422, str(exc), [{"field": "version", "message": str(exc)}]) from None
+
+
+def _info(engine, version: str):
+    try:
+        return get_version(engine, version)
+    except VersionError as exc:
+        raise Problem(404, str(exc)) from None
+
+
+@router.get(
+    "", summary="Model versions and the champion", response_model=ModelsOut, responses=UNAVAILABLE
+)
+def models(engine: EngineDep) -> ModelsOut:
+    """Every version, newest first; `default` is what scoring uses without a version."""
+    versions = list_versions(engine)
+    champion = next((v.version for v in versions if v.is_champion), None)
+    default = champion or (versions[0].version if versions else None)
+    return ModelsOut(champion=champion, default=default, versions=[_summary(v) for v in versions])
+
+
+@router.get(
+    "/{version}",
+    summary="One model version",
+    response_model=ModelDetailOut,
+    responses=VERSION_ERRORS,
+)
+def model(version: str, engine: EngineDep) -> ModelDetailOut:
+    """Metrics, parameters, the holdout evaluation's summary and the artifact's sha256."""
+    info = _info(engine, _version(version))
+    evaluation = {k: v for k, v in asdict(info)["evaluation"].items() if k in EVALUATION_SUMMARY}
+    return ModelDetailOut(
+        **_summary(info),
+        params=info.params,
+        library_versions=info.library_versions,
+        evaluation=evaluation,
+    )
+
+
+@router.put(
+    "/champion",
+    summary="Choose the champion",
+    response_model=ModelsOut,
+    responses=VERSION_ERRORS,
+)
+def champion(body: ChampionIn, engine: EngineDep) -> ModelsOut:
+    """Make this version the one scoring uses by default; returns the versions."""
+    version = _version(body.version)
+    _info(engine, version)
+    set_champion(engine, version)
+    return models(engine)

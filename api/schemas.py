@@ -1,0 +1,332 @@
+"""The API's request and response bodies, with examples for /docs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _examples(*examples: dict) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+class ErrorOut(BaseModel):
+    """Every error: a plain `detail`; 422s list each bad field in `errors` too."""
+
+    model_config = _examples(
+        {
+            "detail": "body AGE: 150 is outside 21..79",
+            "errors": [{"where": "body", "field": "AGE", "message": "150 is outside 21..79"}],
+        }
+    )
+    detail: str
+    errors: list[dict] | None = None
+
+
+class HitsOut(BaseModel):
+    model_config = _examples(
+        {"hits": 3, "message": "Welcome to the home page of the API. I have been visited 3 times"}
+    )
+    hits: int
+    message: str
+
+
+class HealthOut(BaseModel):
+    model_config = _examples({"status": "ok"})
+    status: str
+
+
+class ReadyOut(BaseModel):
+    model_config = _examples(
+        {
+            "ready": True,
+            "database": "database postgresql+psycopg://credit@db/credit answers",
+            "redis": "redis://redis:6379/0 answers",
+        }
+    )
+    ready: bool
+    database: str
+    redis: str
+
+
+class MonthOut(BaseModel):
+    month: int = Field(description="1 = Sep 2005 (latest) ... 6 = Apr 2005")
+    label: str
+    status: int
+    status_label: str
+    bill_amt: int
+    pay_amt: int
+
+
+class ClientOut(BaseModel):
+    """A client's profile (codes and their labels) and six months of payments, oldest first."""
+
+    model_config = _examples(
+        {
+            "id": 1,
+            "limit_bal": 20000,
+            "age": 24,
+            "sex": 2,
+            "sex_label": "female",
+            "education": 2,
+            "education_label": "university",
+            "marriage": 1,
+            "marriage_label": "married",
+            "defaulted": True,
+            "payments": [
+                {
+                    "month": 1,
+                    "label": "Sep 2005",
+                    "status": 2,
+                    "status_label": "2 months late",
+                    "bill_amt": 3913,
+                    "pay_amt": 0,
+                }
+            ],
+        }
+    )
+    id: int
+    limit_bal: int
+    age: int
+    sex: int
+    sex_label: str
+    education: int
+    education_label: str
+    marriage: int
+    marriage_label: str
+    defaulted: bool
+    payments: list[MonthOut]
+
+
+class AverageAgeOut(BaseModel):
+    model_config = _examples(
+        {
+            "average_age": 36.2,
+            "clients": 9015,
+            "filters": {"sex": "2", "education": "2"},
+            "description": "female; university",
+        }
+    )
+    average_age: float | None = Field(description="null when no client matches")
+    clients: int
+    filters: dict[str, str] = Field(description="the filters applied, in the dashboard's URL form")
+    description: str
+
+
+class TrainingPageOut(BaseModel):
+    model_config = _examples(
+        {
+            "offset": 0,
+            "limit": 1,
+            "count": 1,
+            "next_offset": 1,
+            "rows": [{"ID": 1, "LIMIT_BAL": 20000, "AGE": 24, "default": 1}],
+        }
+    )
+    offset: int
+    limit: int
+    count: int
+    next_offset: int | None = Field(description="the offset of the next page; null at the end")
+    rows: list[dict[str, int]]
+
+
+class TrainIn(BaseModel):
+    """A training job: what `POST /train/model/` takes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"folds": 3, "version": "2.0", "models": ["lr", "dt", "nb"], "metric": "AUC"}
+            ]
+        },
+    )
+    folds: int = Field(5, description="cross-validation folds, 2..10")
+    version: str | float | None = Field(
+        None, description="the new model version, e.g. 2.0 (default: the next unused one)"
+    )
+    models: list[str] | None = Field(None, description="PyCaret model ids (default: the turbo set)")
+    metric: str = Field("AUC", description="the metric that picks the best model")
+    sample: int | None = Field(None, description="train on this many clients (default: all)")
+    fix_imbalance: bool = False
+
+
+class JobAcceptedOut(BaseModel):
+    model_config = _examples(
+        {
+            "job_id": "0b8a6a4e-5d6f-4c36-9f0e-2b0f8f2c6a11",
+            "state": "queued",
+            "version": "2.0",
+            "location": "/jobs/0b8a6a4e-5d6f-4c36-9f0e-2b0f8f2c6a11",
+        }
+    )
+    job_id: str
+    state: str
+    version: str
+    location: str
+
+
+class BoardRowOut(BaseModel):
+    model_id: str
+    model_name: str
+    position: int
+    state: str
+    metrics: dict[str, float | None]
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class JobOut(BaseModel):
+    """A training job: state, progress, the leaderboard so far, and its error if it failed."""
+
+    model_config = _examples(
+        {
+            "id": "0b8a6a4e-5d6f-4c36-9f0e-2b0f8f2c6a11",
+            "state": "running",
+            "stage": "training",
+            "version": "2.0",
+            "folds": 3,
+            "models": ["nb", "dt", "lr"],
+            "metric": "AUC",
+            "sample_size": None,
+            "fix_imbalance": False,
+            "rows": 24000,
+            "models_done": 1,
+            "models_total": 3,
+            "current_model": "dt",
+            "error": None,
+            "cancel_requested": False,
+            "runner": "rq",
+            "submitted_at": "2026-01-05T10:00:00Z",
+            "started_at": "2026-01-05T10:00:01Z",
+            "finished_at": None,
+            "best_model_id": None,
+            "best_model_name": None,
+            "best_score": None,
+            "leaderboard": [],
+        }
+    )
+    id: str
+    state: str
+    stage: str | None
+    version: str
+    folds: int
+    models: list[str]
+    metric: str
+    sample_size: int | None
+    fix_imbalance: bool
+    rows: int | None
+    models_done: int
+    models_total: int
+    current_model: str | None
+    error: str | None
+    note: str | None = None
+    cancel_requested: bool
+    runner: str
+    submitted_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    best_model_id: str | None
+    best_model_name: str | None
+    best_score: float | None
+    leaderboard: list[BoardRowOut] = Field(
+        default_factory=list, description="one row per model; empty in the job list"
+    )
+
+
+class ModelOut(BaseModel):
+    version: str
+    model_id: str
+    model_name: str
+    metric: str
+    metrics: dict[str, float | None]
+    folds: int
+    rows: int
+    is_champion: bool
+    created_at: datetime
+    sha256: str
+    job_id: str | None
+
+
+class ModelsOut(BaseModel):
+    model_config = _examples(
+        {
+            "champion": "1.0",
+            "default": "1.0",
+            "versions": [
+                {
+                    "version": "1.0",
+                    "model_id": "lr",
+                    "model_name": "Logistic Regression",
+                    "metric": "AUC",
+                    "metrics": {"AUC": 0.72},
+                    "folds": 5,
+                    "rows": 24000,
+                    "is_champion": True,
+                    "created_at": "2026-01-05T10:03:00Z",
+                    "sha256": "9f2c...",
+                    "job_id": None,
+                }
+            ],
+        }
+    )
+    champion: str | None = Field(description="the version chosen as champion, if any")
+    default: str | None = Field(description="the version scoring uses: champion, else newest")
+    versions: list[ModelOut]
+
+
+class ModelDetailOut(ModelOut):
+    """A version's metrics, parameters, evaluation summary and checksum (sha256)."""
+
+    params: dict
+    library_versions: dict
+    evaluation: dict = Field(
+        description="holdout metrics, confusion at the threshold, feature importance "
+        "(curves and samples left out)"
+    )
+
+
+class ChampionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": "1.0"}]})
+    version: str | float
+
+
+class PredictionOut(BaseModel):
+    model_config = _examples(
+        {
+            "probability": 0.731,
+            "label": 1,
+            "label_text": "Default",
+            "version": "1.0",
+            "threshold": 0.5,
+        }
+    )
+    probability: float
+    label: int
+    label_text: str
+    version: str
+    threshold: float
+
+
+class BatchRowOut(BaseModel):
+    ID: int
+    probability: float
+    label: int
+    label_text: str
+
+
+class BatchOut(BaseModel):
+    model_config = _examples(
+        {
+            "version": "1.0",
+            "threshold": 0.5,
+            "count": 1,
+            "predictions": [{"ID": 1, "probability": 0.731, "label": 1, "label_text": "Default"}],
+        }
+    )
+    version: str
+    threshold: float
+    count: int
+    predictions: list[BatchRowOut]
