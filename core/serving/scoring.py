@@ -80,9 +80,14 @@ class Model:
         return self.pipeline.predict_proba(features[FEATURES])[:, 1]
 
     @cached_property
+    def evaluation(self) -> dict:
+        """The version's stored evaluation, read once: versions never change."""
+        return get_version(self.engine, self.version).evaluation
+
+    @cached_property
     def typical(self) -> dict[str, int]:
         """Typical feature values: of the training sample when the registry has one."""
-        sample = get_version(self.engine, self.version).evaluation.get("train_sample") or {}
+        sample = self.evaluation.get("train_sample") or {}
         if set(FEATURES) <= set(sample) and all(len(sample[name]) for name in FEATURES):
             columns = {name: pd.Series(sample[name], dtype=float) for name in FEATURES}
             return typical_of(pd.DataFrame(columns))
