@@ -90,7 +90,7 @@ detail = st.selectbox(
     key="lb_detail",
 )
 try:
-    info = get_version(engine(), detail)
+    info = get_version(engine(), detail, parts=figures.EVALUATION_PARTS)
 except (VersionError, DatabaseError) as exc:
     stop_with(exc, f"Version {detail}")
 model, score, data, made = st.columns(4)

@@ -176,19 +176,33 @@ def list_versions(engine: Engine) -> list[VersionSummary]:
         return [VersionSummary(**row) for row in rows]
 
 
-def get_version(engine: Engine, version: str) -> VersionInfo:
-    """One version with its evaluation, fetched by key; VersionError when there is none."""
+def get_version(engine: Engine, version: str, parts: Sequence[str] | None = None) -> VersionInfo:
+    """One version with its evaluation, fetched by key; VersionError when there is none.
+
+    With `parts`, the evaluation holds only those of its keys (the ones it has): the
+    database picks them out, so a view that draws curves does not read the holdout
+    probabilities and the training sample, the bulk of an evaluation.
+    """
     version = format_version(version)
-    columns = [TABLE.c[name] for name in (*SUMMARY_COLUMNS, "evaluation")]
+    summary = [TABLE.c[name] for name in SUMMARY_COLUMNS]
+    if parts is None:
+        evaluation = [TABLE.c.evaluation]
+    else:
+        evaluation = [TABLE.c.evaluation[part].label(f"evaluation_{part}") for part in parts]
     with connect(engine) as connection:
         row = (
-            connection.execute(select(*columns).where(ModelVersion.version == version))
+            connection.execute(select(*summary, *evaluation).where(ModelVersion.version == version))
             .mappings()
             .first()
         )
     if row is None:
         raise VersionError(f"no model version {version}")
-    return VersionInfo(**{**row, "evaluation": row["evaluation"] or {}})
+    if parts is None:
+        picked = row["evaluation"] or {}
+    else:
+        found = {part: row[f"evaluation_{part}"] for part in parts}
+        picked = {part: value for part, value in found.items() if value is not None}
+    return VersionInfo(**{name: row[name] for name in SUMMARY_COLUMNS}, evaluation=picked)
 
 
 def next_version(engine: Engine) -> str:

@@ -27,7 +27,12 @@ from core.ml.registry import (
 )
 from tests.queries import counting_queries
 
-EVALUATION = {"roc": {"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]}, "probabilities": [0.2, 0.7]}
+EVALUATION = {
+    "roc": {"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]},
+    "holdout_rows": 2,
+    "importance_kind": "permutation",
+    "probabilities": [0.2, 0.7],
+}
 
 
 @pytest.mark.parametrize(
@@ -131,6 +136,24 @@ def test_the_list_leaves_evaluations_out_and_one_version_is_read_by_key(engine):
     assert (fetching.keyed, fetching.listed, len(fetching.statements)) == (1, 0, 1)
     with pytest.raises(VersionError, match="no model version 2.0"):
         get_version(engine, "2.0")
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ["roc"],
+        ["holdout_rows", "importance_kind"],
+        ["roc", "confusion", "holdout_rows"],  # confusion is not stored: left out
+        [],
+    ],
+)
+def test_parts_of_an_evaluation_are_picked_in_the_database(engine, parts):
+    store(engine, "1.0")
+    with counting_queries() as queries:
+        info = get_version(engine, "1.0", parts=parts)
+    assert info.evaluation == {k: v for k, v in EVALUATION.items() if k in parts}
+    assert info.version == "1.0" and info.model_id == "lr"
+    assert len(queries.statements) == 1 and "probabilities" not in queries.statements[0]
 
 
 def summary(version: str, champion: bool = False, **changes) -> VersionSummary:
