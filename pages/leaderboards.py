@@ -7,7 +7,13 @@ import streamlit as st
 
 from core.db.engine import DatabaseError
 from core.ml.leaderboard import leaderboard, version_history
-from core.ml.registry import VersionError, default_version, list_versions, set_champion
+from core.ml.registry import (
+    VersionError,
+    champion_or_latest,
+    get_version,
+    list_versions,
+    set_champion,
+)
 from core.vocabulary import METRICS
 from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with
@@ -23,8 +29,6 @@ st.caption(
 
 try:
     versions = list_versions(engine())
-    history = version_history(engine())
-    default = default_version(engine())
 except DatabaseError as exc:
     stop_with(exc)
 
@@ -34,11 +38,11 @@ if not versions:
     st.stop()
 
 infos = {info.version: info for info in versions}
+default = champion_or_latest(versions)
 
 
 def version_label(version: str) -> str:
-    info = infos[version]
-    return f"{version}: {info.model_name}" + (" 🏆" if info.is_champion else "")
+    return infos[version].label
 
 
 pick, rank = st.columns([3, 1])
@@ -56,10 +60,9 @@ if not chosen:
     st.info("Choose at least one version.")
 else:
     try:
-        board = leaderboard(engine(), chosen)
+        board = leaderboard(engine(), [infos[v] for v in chosen], rank_by=metric)
     except DatabaseError as exc:
         stop_with(exc)
-    board = board.sort_values(metric, ascending=False, na_position="last")
     st.dataframe(
         board.drop(columns=["Model ID"]).assign(Kept=board["Kept"].map({True: "★", False: ""})),
         hide_index=True,
@@ -76,7 +79,7 @@ else:
     right.plotly_chart(figures.auc_against_time(board), key="lb_time")
     st.plotly_chart(figures.metrics_heatmap(board), key="lb_heatmap")
 
-st.plotly_chart(figures.best_over_time(history), key="lb_history")
+st.plotly_chart(figures.best_over_time(version_history(versions)), key="lb_history")
 
 st.subheader("One version in detail")
 detail = st.selectbox(
@@ -86,10 +89,13 @@ detail = st.selectbox(
     format_func=version_label,
     key="lb_detail",
 )
-info = infos[detail]
+try:
+    info = get_version(engine(), detail, parts=figures.EVALUATION_PARTS)
+except (VersionError, DatabaseError) as exc:
+    stop_with(exc, f"Version {detail}")
 model, score, data, made = st.columns(4)
 model.metric("Kept model", info.model_id)
-score.metric(info.metric, f"{info.metrics.get(info.metric) or 0:.4f}")
+score.metric(info.metric, f"{info.score or 0:.4f}")
 data.metric("Rows · folds", f"{info.rows:,} · {info.folds}")
 made.metric("Created (UTC)", f"{info.created_at:%Y-%m-%d %H:%M}")
 
@@ -103,7 +109,7 @@ elif st.button(f"Make version {detail} the champion", key="lb_champion", type="p
     else:
         st.rerun()
 
-evaluation = info.evaluation or {}
+evaluation = info.evaluation
 roc, pr = st.columns(2)
 roc.plotly_chart(figures.roc_curve(evaluation), key="lb_roc")
 pr.plotly_chart(figures.pr_curve(evaluation), key="lb_pr")

@@ -8,17 +8,35 @@ from streamlit.errors import StreamlitAPIException
 from core.data.dataset import DOMAINS, DataError
 from core.data.features import TYPICAL, client_features, typical_values
 from core.db.engine import DatabaseError
-from core.ml.registry import ArtifactError, VersionError, list_versions
+from core.ml.registry import ArtifactError, VersionError, champion_or_latest, list_versions
 from core.serving.monitoring import KEY_FEATURES, monitoring
 from core.serving.schemas import DESCRIPTIONS, TITLES, InputError
-from core.serving.scoring import explain, get_model, score, score_file
-from core.vocabulary import LABELS, PREDICTIONS, STATUS_LABELS
+from core.serving.scoring import (
+    DEFAULT_THRESHOLD,
+    ExplanationMethod,
+    explain,
+    get_model,
+    relabel,
+    score,
+    score_file,
+)
+from core.vocabulary import LABELS, STATUS_LABELS
 from dashboard.charts import scoring as figures
 from dashboard.components import engine, stop_with
 from dashboard.score_form import CLIENT_FIELDS, form_features, months_table
 
 TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
 MONITOR_LIMITS = [1_000, 5_000, 20_000]
+HOW = {
+    ExplanationMethod.SHAP: (
+        "the model's average score is {:.1%}; the effects of all 23 features add up from "
+        "there to this client's score"
+    ),
+    ExplanationMethod.OCCLUSION: (
+        "each bar is how much higher (red) or lower (blue) the score is than it would be "
+        "with that one feature at its typical value; a typical client scores {:.1%}"
+    ),
+}
 
 st.title("Score clients")
 st.caption(
@@ -46,22 +64,19 @@ if not versions:
     st.stop()
 
 names = {v.version: v for v in versions}
-champion = next((v.version for v in versions if v.is_champion), versions[0].version)
 choice, cut = st.columns([2, 3])
 version = choice.selectbox(
     "Model version",
     list(names),
-    index=list(names).index(champion),
-    format_func=lambda v: (
-        f"{v}: {names[v].model_name}" + (" (champion)" if names[v].is_champion else "")
-    ),
+    index=list(names).index(champion_or_latest(versions)),
+    format_func=lambda v: names[v].label,
     key="score_version",
 )
 threshold = cut.slider(
     "Threshold: a probability at or above it is labelled Default",
     min_value=0.0,
     max_value=1.0,
-    value=0.5,
+    value=DEFAULT_THRESHOLD,
     step=0.01,
     key="score_threshold",
 )
@@ -219,27 +234,16 @@ def show_result() -> None:
         st.caption("Fill in the client and press Score.")
         return
     result, why = st.session_state["score_result"]
-    label = PREDICTIONS[int(result.probability >= threshold)]
+    result = result.relabel(threshold)
     st.subheader("Result")
     first, second, third = st.columns(3)
     first.metric("Probability of default", f"{result.probability:.1%}")
-    second.metric(f"Prediction at threshold {threshold:.2f}", label)
+    second.metric(f"Prediction at threshold {threshold:.2f}", result.label_text)
     third.metric("Model version", result.version)
     chart, reasons = st.columns([2, 3])
     chart.plotly_chart(figures.gauge(result.probability, threshold), key="score_gauge")
     reasons.plotly_chart(figures.explanation_bars(why.effects), key="score_explanation")
-    if why.method.startswith("SHAP"):
-        how = (
-            f"the model's average score is {why.baseline:.1%}; the effects of all 23 "
-            "features add up from there to this client's score"
-        )
-    else:
-        how = (
-            "each bar is how much higher (red) or lower (blue) the score is than it would be "
-            f"with that one feature at its typical value; a typical client scores "
-            f"{why.baseline:.1%}"
-        )
-    reasons.caption(f"Method: {why.method}: {how}.")
+    reasons.caption(f"Method: {why.method.value}: {HOW[why.method].format(why.baseline)}.")
 
 
 def batch_tab() -> None:
@@ -274,7 +278,7 @@ def bullets(exc: DataError) -> str:
 
 
 def show_batch(name: str, results) -> None:
-    results = results.assign(label=(results["probability"] >= threshold).astype(int))
+    results = relabel(results, threshold)
     first, second, third = st.columns(3)
     first.metric("Clients scored", f"{len(results):,}")
     second.metric(f"Predicted to default at {threshold:.2f}", f"{int(results['label'].sum()):,}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -21,7 +22,9 @@ from core.db.schema import ModelVersion
 # Versions fit the registry's column (String(20)) and Decimal's precision with room to spare.
 MAX_VERSION = Decimal("999999.9")
 LIBRARIES = ("pycaret", "scikit-learn", "numpy", "pandas", "lightgbm")
-SUMMARY_COLUMNS = [c for c in ModelVersion.__table__.columns.keys() if c != "artifact"]
+TABLE = ModelVersion.__table__
+# Everything but the pickled bytes and the evaluation, the two large columns.
+SUMMARY_COLUMNS = [c for c in TABLE.columns.keys() if c not in ("artifact", "evaluation")]
 
 
 class VersionError(ValueError):
@@ -33,8 +36,8 @@ class ArtifactError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class VersionInfo:
-    """Everything about a model version except its pickled bytes."""
+class VersionSummary:
+    """A model version as lists show it: everything but its evaluation and pickled bytes."""
 
     version: str
     job_id: str | None
@@ -46,10 +49,27 @@ class VersionInfo:
     folds: int
     rows: int
     library_versions: dict
-    evaluation: dict
     sha256: str
     is_champion: bool
     created_at: datetime
+
+    @property
+    def score(self) -> float | None:
+        """The version's cross-validated score on the metric it was chosen by."""
+        return self.metrics.get(self.metric)
+
+    @property
+    def label(self) -> str:
+        """How pickers name the version: "1.1: Decision Tree Classifier (champion)"."""
+        return f"{self.version}: {self.model_name}" + (" (champion)" if self.is_champion else "")
+
+
+@dataclass(frozen=True)
+class VersionInfo(VersionSummary):
+    """One model version with its holdout evaluation (curves, confusion, importance,
+    holdout probabilities, a training sample): read one version at a time, by key."""
+
+    evaluation: dict
 
 
 def format_version(value: float | str | Decimal) -> str:
@@ -68,6 +88,7 @@ def format_version(value: float | str | Decimal) -> str:
 
 
 def library_versions() -> dict[str, str]:
+    """The versions of Python and of the libraries a pickled pipeline depends on."""
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
@@ -118,7 +139,7 @@ def save_version(
     )
     try:
         with connection.begin_nested():
-            connection.execute(ModelVersion.__table__.insert().values(**row))
+            connection.execute(TABLE.insert().values(**row))
     except IntegrityError:
         raise VersionError(f"version {version} is already used; versions are immutable") from None
     return digest
@@ -140,6 +161,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def version_exists(engine: Engine, version: str) -> bool:
+    """Whether `version` is already used in the registry."""
     version = format_version(version)
     with connect(engine) as connection:
         found = connection.scalar(
@@ -148,37 +170,66 @@ def version_exists(engine: Engine, version: str) -> bool:
     return found is not None
 
 
-def list_versions(engine: Engine) -> list[VersionInfo]:
-    """Every version, newest first, without the pickled bytes."""
-    columns = [ModelVersion.__table__.c[name] for name in SUMMARY_COLUMNS]
+def list_versions(engine: Engine) -> list[VersionSummary]:
+    """Every version, newest first, without evaluations or pickled bytes."""
+    columns = [TABLE.c[name] for name in SUMMARY_COLUMNS]
     with connect(engine) as connection:
         rows = connection.execute(
             select(*columns).order_by(ModelVersion.created_at.desc())
         ).mappings()
-        return [VersionInfo(**row) for row in rows]
+        return [VersionSummary(**row) for row in rows]
 
 
-def get_version(engine: Engine, version: str) -> VersionInfo:
+def get_version(engine: Engine, version: str, parts: Sequence[str] | None = None) -> VersionInfo:
+    """One version with its evaluation, fetched by key; VersionError when there is none.
+
+    With `parts`, the evaluation holds only those of its keys (the ones it has): the
+    database picks them out, so a view that draws curves does not read the holdout
+    probabilities and the training sample, the bulk of an evaluation.
+    """
     version = format_version(version)
-    for info in list_versions(engine):
-        if info.version == version:
-            return info
-    raise VersionError(f"no model version {version}")
+    summary = [TABLE.c[name] for name in SUMMARY_COLUMNS]
+    if parts is None:
+        evaluation = [TABLE.c.evaluation]
+    else:
+        evaluation = [TABLE.c.evaluation[part].label(f"evaluation_{part}") for part in parts]
+    with connect(engine) as connection:
+        row = (
+            connection.execute(select(*summary, *evaluation).where(ModelVersion.version == version))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise VersionError(f"no model version {version}")
+    if parts is None:
+        picked = row["evaluation"] or {}
+    else:
+        found = {part: row[f"evaluation_{part}"] for part in parts}
+        picked = {part: value for part, value in found.items() if value is not None}
+    return VersionInfo(**{name: row[name] for name in SUMMARY_COLUMNS}, evaluation=picked)
 
 
 def next_version(engine: Engine) -> str:
     """One step (0.1) above the highest version, or 1.0 when none exists."""
-    versions = [Decimal(info.version) for info in list_versions(engine)]
+    with connect(engine) as connection:
+        versions = [Decimal(v) for v in connection.scalars(select(ModelVersion.version))]
     return format_version(max(versions) + Decimal("0.1")) if versions else "1.0"
 
 
-def default_version(engine: Engine) -> str | None:
-    """The champion, else the newest version, else None."""
-    versions = list_versions(engine)
+def champion_or_latest(versions: Sequence[VersionSummary]) -> str | None:
+    """The version scoring uses by default: the champion, else the newest, else None.
+
+    `versions` is newest first, as list_versions returns them.
+    """
     champions = [v.version for v in versions if v.is_champion]
     if champions:
         return champions[0]
     return versions[0].version if versions else None
+
+
+def default_version(engine: Engine) -> str | None:
+    """The champion, else the newest version, else None."""
+    return champion_or_latest(list_versions(engine))
 
 
 def set_champion(engine: Engine, version: str) -> None:

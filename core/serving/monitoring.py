@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from core.data.features import sample_features
 from core.data.status import data_version
-from core.ml.registry import format_version, get_version
+from core.ml.registry import format_version
 from core.serving.predictions import recent_scores
 from core.serving.scoring import get_model
 
@@ -60,7 +60,8 @@ def reference(engine: Engine, version: str) -> Reference:
 
 @lru_cache(maxsize=16)
 def _reference(engine: Engine, version: str, _data_version: int) -> Reference:
-    evaluation = get_version(engine, version).evaluation or {}
+    model = get_model(engine, version)
+    evaluation = model.evaluation
     probabilities = evaluation.get("probabilities") or []
     stored = evaluation.get("train_sample") or {}
     sources = []
@@ -78,7 +79,7 @@ def _reference(engine: Engine, version: str, _data_version: int) -> Reference:
         if sample is None:
             sample = sample_features(engine, rows=REFERENCE_ROWS)
         if len(sample):
-            probabilities = get_model(engine, version).probabilities(sample)
+            probabilities = model.probabilities(sample)
         sources.insert(0, f"scores: {len(sample):,} loaded clients scored by the model")
     return Reference(np.asarray(probabilities, dtype=float), features, "; ".join(sources))
 

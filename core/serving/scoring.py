@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -34,6 +35,11 @@ class NoModelError(LookupError):
     """No model version has been trained yet."""
 
 
+def labels(probabilities: np.ndarray | float, threshold: float) -> np.ndarray:
+    """The threshold rule: 1 (default) where a probability reaches `threshold`, else 0."""
+    return (np.asarray(probabilities, dtype=float) >= threshold).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Score:
     """One client's score: probability of default and the label at `threshold`."""
@@ -45,11 +51,36 @@ class Score:
     @property
     def label(self) -> int:
         """1 (default) when the probability reaches the threshold, else 0."""
-        return int(self.probability >= self.threshold)
+        return int(labels(self.probability, self.threshold))
 
     @property
     def label_text(self) -> str:
+        """The label in words: "Default" or "Not default"."""
         return PREDICTIONS[self.label]
+
+    def relabel(self, threshold: float) -> Score:
+        """The same score labelled at another threshold (nothing is scored again)."""
+        return replace(self, threshold=_checked(threshold))
+
+
+def relabel(results: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Scored clients (with `probability`) labelled at another threshold, not rescored."""
+    labelled = results.assign(label=labels(results["probability"], _checked(threshold)))
+    labelled.attrs = dict(results.attrs)
+    return labelled
+
+
+def _checked(threshold: float) -> float:
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold {threshold} is outside 0..1")
+    return threshold
+
+
+class ExplanationMethod(Enum):
+    """How an explanation was computed; the value is the method in words."""
+
+    SHAP = "SHAP (tree explainer)"
+    OCCLUSION = "occlusion: each feature set to its typical value"
 
 
 @dataclass(frozen=True)
@@ -63,7 +94,7 @@ class Explanation:
     """
 
     version: str
-    method: str
+    method: ExplanationMethod
     probability: float
     baseline: float
     effects: pd.DataFrame
@@ -80,9 +111,14 @@ class Model:
         return self.pipeline.predict_proba(features[FEATURES])[:, 1]
 
     @cached_property
+    def evaluation(self) -> dict:
+        """The version's stored evaluation, read once: versions never change."""
+        return get_version(self.engine, self.version).evaluation
+
+    @cached_property
     def typical(self) -> dict[str, int]:
         """Typical feature values: of the training sample when the registry has one."""
-        sample = get_version(self.engine, self.version).evaluation.get("train_sample") or {}
+        sample = self.evaluation.get("train_sample") or {}
         if set(FEATURES) <= set(sample) and all(len(sample[name]) for name in FEATURES):
             columns = {name: pd.Series(sample[name], dtype=float) for name in FEATURES}
             return typical_of(pd.DataFrame(columns))
@@ -106,10 +142,10 @@ class Model:
         shap_result = self._shap(client, probability) if self.tree_explainer else None
         if shap_result is not None:
             effects, baseline = shap_result
-            method = "SHAP (tree explainer)"
+            method = ExplanationMethod.SHAP
         else:
             effects, baseline = self._occlusion(client, probability)
-            method = "occlusion: each feature set to its typical value"
+            method = ExplanationMethod.OCCLUSION
         table = pd.DataFrame(
             {
                 "feature": FEATURES,
@@ -193,8 +229,7 @@ def score(
     is written to the prediction log, a frame in one transaction; without it nothing is
     logged. Bad input raises InputError (one client) or DataError (a frame).
     """
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"threshold {threshold} is outside 0..1")
+    _checked(threshold)
     if isinstance(clients, pd.DataFrame):
         return score_frame(engine, features_frame(clients), version, threshold, source)
     frame = client_frame(clients)
@@ -233,7 +268,7 @@ def score_frame(
         )
     results = frame.copy()
     results["probability"] = probabilities
-    results["label"] = (probabilities >= threshold).astype(np.int64)
+    results["label"] = labels(probabilities, threshold)
     results.attrs["version"] = model.version
     return results
 

@@ -15,6 +15,10 @@ from core.vocabulary import METRICS
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6"]
 KEPT_COLOUR = "#E45756"
 NOTHING = "no models to show yet"
+# The keys of an evaluation that the figures below draw from; the rest stays unread.
+EVALUATION_PARTS = (
+    "roc", "pr", "confusion", "threshold", "holdout_rows", "importance", "importance_kind",
+)  # fmt: skip
 
 
 def _empty(title: str, text: str = NOTHING) -> go.Figure:

@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.serving.schemas import TITLES, describe_value
+from core.serving.scoring import labels
 
 UP = "#d62728"  # pushes towards default
 DOWN = "#1f77b4"  # pushes away from default
@@ -23,7 +24,7 @@ def gauge(probability: float, threshold: float) -> go.Figure:
             title={"text": "Probability of default"},
             gauge={
                 "axis": {"range": [0, 100], "ticksuffix": "%"},
-                "bar": {"color": UP if probability >= threshold else DOWN},
+                "bar": {"color": UP if labels(probability, threshold) else DOWN},
                 "steps": [
                     {"range": [0, threshold * 100], "color": "#e8f1fa"},
                     {"range": [threshold * 100, 100], "color": "#fbe9e9"},

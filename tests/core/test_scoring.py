@@ -13,7 +13,16 @@ from core.ml.registry import ArtifactError, VersionError, set_champion
 from core.serving.monitoring import KEY_FEATURES, monitoring
 from core.serving.predictions import log_scores, recent_scores
 from core.serving.schemas import InputError
-from core.serving.scoring import NoModelError, Score, explain, get_model, score, score_file
+from core.serving.scoring import (
+    ExplanationMethod,
+    NoModelError,
+    Score,
+    explain,
+    get_model,
+    relabel,
+    score,
+    score_file,
+)
 from core.vocabulary import FEATURES, ID, TARGET
 from tests.trained import pipelines, real_frame, register
 
@@ -59,6 +68,26 @@ def test_labels_follow_the_threshold(engine, clients):
         score(engine, one(clients), threshold=1.5)
 
 
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 1.0])
+def test_relabelling_applies_the_same_rule_without_scoring_again(engine, clients, threshold):
+    register(engine)
+    results = score(engine, clients, version="1.0")
+    single = score(engine, one(clients), version="1.0")
+    before = len(recent_scores(engine))
+    expected = score(engine, clients, version="1.0", threshold=threshold)["label"]
+    original = results["label"].copy()
+    relabelled = relabel(results, threshold)
+    assert relabelled["label"].tolist() == expected.tolist()
+    assert relabelled["probability"].equals(results["probability"])
+    assert relabelled.attrs["version"] == "1.0" and results["label"].equals(original)
+    moved = single.relabel(threshold)
+    assert moved == Score("1.0", single.probability, threshold)
+    assert moved.label == int(expected.iloc[7])
+    assert len(recent_scores(engine)) == before
+    with pytest.raises(ValueError, match="threshold -0.1 is outside 0..1"):
+        single.relabel(-0.1)
+
+
 def test_the_default_version_is_the_champion_else_the_latest(engine, clients):
     with pytest.raises(NoModelError, match="no model has been trained yet"):
         score(engine, one(clients))
@@ -93,7 +122,7 @@ def test_tree_models_are_explained_by_shap_values_that_add_up(engine, clients):
     register(engine, "1.0", "dt")
     client = one(clients)
     why = explain(engine, client, version="1.0")
-    assert why.method.startswith("SHAP")
+    assert why.method is ExplanationMethod.SHAP
     assert abs(why.baseline + why.effects["effect"].sum() - why.probability) < 1e-6
     assert abs(why.probability - score(engine, client, version="1.0").probability) < 1e-12
     assert set(why.effects["feature"]) == set(FEATURES)
@@ -104,7 +133,7 @@ def test_other_models_are_explained_by_occlusion_against_typical_values(engine, 
     register(engine, "1.0", "lr", evaluation={"train_sample": sample})
     client = one(clients)
     why = explain(engine, client, version="1.0")
-    assert why.method.startswith("occlusion")
+    assert why.method is ExplanationMethod.OCCLUSION
     effects = why.effects.set_index("feature")["effect"]
     typical_status = int(pd.Series(sample["PAY_1"]).mode().iloc[0])
     changed = score(engine, {**client, "PAY_1": typical_status}, version="1.0").probability

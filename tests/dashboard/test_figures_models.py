@@ -114,3 +114,16 @@ def test_empty_input_gives_a_chart_that_says_so(build):
         "no model versions yet",
         "no evaluation stored",
     )
+
+
+def test_the_figures_need_only_the_parts_the_page_reads():
+    stored = {**EVALUATION, "threshold": 0.4, "probabilities": [0.1] * 9, "train_sample": {}}
+    parts = {key: stored[key] for key in figures.EVALUATION_PARTS if key in stored}
+    assert set(stored) - set(parts) == {"probabilities", "train_sample"}
+    for build in (
+        figures.roc_curve,
+        figures.pr_curve,
+        figures.confusion_matrix,
+        figures.feature_importance,
+    ):
+        assert build(parts).to_dict() == build(stored).to_dict()

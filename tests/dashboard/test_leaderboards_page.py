@@ -14,6 +14,7 @@ from core.ml.registry import default_version
 from tests.conftest import IN_CI
 from tests.dashboard.charts import chart, texts
 from tests.jobs_support import load_clients, rq_runner
+from tests.queries import counting_queries
 
 PAGE = "../pages/leaderboards.py"
 
@@ -91,9 +92,21 @@ def test_one_version_in_detail_and_marking_the_champion(dashboard, trained_db):
     assert "Version 1.0 is the champion" in texts(app.success)
     assert default_version(make_engine(trained_db)) == "1.0"
     assert any(
-        o.startswith("1.0: ") and o.endswith("🏆")
+        o.startswith("1.0: ") and o.endswith("(champion)")
         for o in app.multiselect(key="lb_versions").options
     )
+
+
+def test_a_page_run_reads_one_evaluation_by_key_and_no_list_of_them(dashboard, trained_db):
+    with counting_queries() as opening:
+        app = dashboard(PAGE, DATABASE_URL=trained_db)
+    with counting_queries() as comparing:
+        app.multiselect(key="lb_versions").set_value(["1.0", "1.1"]).run()
+    with counting_queries() as detailing:
+        app.selectbox(key="lb_detail").set_value("1.0").run()
+    assert not app.exception
+    for run in (opening, comparing, detailing):
+        assert (run.listed, run.keyed) == (0, 1)  # the version shown in detail
 
 
 def test_choosing_no_version_says_so(dashboard, trained_db):

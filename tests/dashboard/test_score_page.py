@@ -15,6 +15,7 @@ from core.serving.predictions import recent_scores
 from core.serving.scoring import score
 from core.vocabulary import FEATURES, ID, TARGET
 from tests.dashboard.charts import metrics
+from tests.queries import counting_queries
 from tests.trained import real_frame, register
 
 PAGE = "../pages/score.py"
@@ -106,6 +107,20 @@ def test_the_form_scores_a_client_and_shows_why(dashboard, scoring_sqlite, engin
     app.slider(key="score_threshold").set_value(0.0).run()  # relabels, does not rescore
     assert metrics(app)["Prediction at threshold 0.00"] == "Default"
     assert len(recent_scores(engine)) == before + 1
+
+
+def test_a_page_run_reads_at_most_one_evaluation_and_never_all(dashboard, scoring_sqlite):
+    with counting_queries() as opening:
+        app = dashboard(PAGE, DATABASE_URL=scoring_sqlite)
+    with counting_queries() as scoring:
+        app.selectbox(key="score_version").set_value("1.0")
+        app.button(key="score_submit").click().run()
+    with counting_queries() as relabelling:
+        app.slider(key="score_threshold").set_value(0.3).run()
+    assert not app.exception and metrics(app)["Model version"] == "1.0"
+    for run in (opening, scoring):
+        assert run.listed == 0 and run.keyed <= 1
+    assert relabelling.evaluation_reads == []
 
 
 def test_a_tree_model_is_explained_with_shap(dashboard, scoring_sqlite):
