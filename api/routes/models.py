@@ -1,6 +1,5 @@
 """Model versions and the champion."""
 
-from dataclasses import asdict
 from datetime import UTC
 
 from fastapi import APIRouter
@@ -10,6 +9,7 @@ from api.errors import Problem
 from api.schemas import ChampionIn, ErrorOut, ModelDetailOut, ModelOut, ModelsOut
 from core.ml.registry import (
     VersionError,
+    champion_or_latest,
     format_version,
     get_version,
     list_versions,
@@ -42,9 +42,9 @@ def _version(value) -> str:
         raise Problem(422, str(exc), [{"field": "version", "message": str(exc)}]) from None
 
 
-def _info(engine, version: str):
+def _info(engine, version: str, parts=None):
     try:
-        return get_version(engine, version)
+        return get_version(engine, version, parts=parts)
     except VersionError as exc:
         raise Problem(404, str(exc)) from None
 
@@ -56,7 +56,7 @@ def models(engine: EngineDep) -> ModelsOut:
     """Every version, newest first; `default` is what scoring uses without a version."""
     versions = list_versions(engine)
     champion = next((v.version for v in versions if v.is_champion), None)
-    default = champion or (versions[0].version if versions else None)
+    default = champion_or_latest(versions)
     return ModelsOut(champion=champion, default=default, versions=[_summary(v) for v in versions])
 
 
@@ -68,8 +68,8 @@ def models(engine: EngineDep) -> ModelsOut:
 )
 def model(version: str, engine: EngineDep) -> ModelDetailOut:
     """Metrics, parameters, the holdout evaluation's summary and the artifact's sha256."""
-    info = _info(engine, _version(version))
-    evaluation = {k: v for k, v in asdict(info)["evaluation"].items() if k in EVALUATION_SUMMARY}
+    info = _info(engine, _version(version), parts=EVALUATION_SUMMARY)
+    evaluation = dict(info.evaluation)
     return ModelDetailOut(
         **_summary(info),
         params=info.params,
