@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 
 from core.db.engine import connect
-from core.db.schema import Dataset
+from core.db.schema import Dataset, Load
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,34 @@ def data_status(engine: Engine) -> DataStatus:
     if row is None:
         return EMPTY
     return DataStatus(row.clients, row.payments, row.source, row.loaded_at, row.version)
+
+
+@dataclass(frozen=True)
+class LoadRecord:
+    """One load in the history; the counts of what it added and updated are None for
+    data loaded before the history was kept."""
+
+    source: str
+    sha256: str | None
+    replaced: bool
+    clients_added: int | None
+    clients_updated: int | None
+    payments_written: int | None
+    clients: int
+    payments: int
+    loaded_at: datetime
+    version: int
+
+
+def load_history(engine: Engine, limit: int = 100) -> list[LoadRecord]:
+    """The newest `limit` loads, newest first."""
+    table = Load.__table__
+    query = select(table).order_by(table.c.id.desc()).limit(limit)
+    with connect(engine) as connection:
+        rows = connection.execute(query).mappings().all()
+    return [
+        LoadRecord(**{name: row[name] for name in LoadRecord.__dataclass_fields__}) for row in rows
+    ]
 
 
 def data_version(engine: Engine) -> int:
