@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+from datetime import timedelta
 
 import pandas as pd
 import pytest
@@ -108,6 +109,7 @@ def test_every_load_is_kept_in_the_history_newest_first(engine):
     assert history[0].sha256 == hashlib.sha256(THREE_CLIENTS).hexdigest()
     assert history[1].sha256 is None  # a frame, not a file
     assert history[0].loaded_at >= history[1].loaded_at >= history[2].loaded_at
+    assert history[0].loaded_at.utcoffset() == timedelta(0)
     assert [h.source for h in load_history(engine, limit=1)] == ["three.csv"]
 
 
