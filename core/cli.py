@@ -10,13 +10,13 @@ from dataclasses import asdict
 
 from tqdm import tqdm
 
-from core.cache import describe, get_store, invalidate
+from core.cache import describe, get_store
 from core.data.dataset import DataError, validate_frame
-from core.data.loader import SourceError, find_source, load_file, load_frame, read_source
+from core.data.loader import SourceError, find_source, read_source
+from core.data.publish import publish, publish_file
 from core.data.status import data_status, database_label
 from core.data.synthetic import synthetic
 from core.db.engine import DatabaseError, get_engine
-from core.explore.summaries import refresh_summaries
 from core.settings import SettingsError, get_settings
 
 # Failures that end a command with a one-line message instead of a traceback.
@@ -63,28 +63,41 @@ def run_load(args) -> int:
     if args.if_empty and not data_status(engine).empty:
         print("the database already has data; nothing loaded")
         return 0
+    store = get_store(settings.redis_url)
     with tqdm(total=0, unit="rows", unit_scale=True, desc="loading", disable=None) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
+        def stage(text: str) -> None:
+            tqdm.write(text.lower())
+
         if args.synthetic:
             frame = validate_frame(synthetic(args.synthetic))
             source = f"synthetic ({args.synthetic:,} clients)"
-            result = load_frame(engine, frame, source, replace=args.replace, progress=progress)
+            published = publish(
+                engine, store, frame, source, replace=args.replace, progress=progress, stage=stage
+            )
         else:
             source = find_source(args.csv, settings.credit_data)
             print(f"reading {source}")
-            data = read_source(source)
-            result = load_file(engine, data, source, replace=args.replace, progress=progress)
-    invalidate(get_store(settings.redis_url))
-    print("building the summaries the explore pages read")
-    refresh_summaries(engine)
-    print(
-        f"loaded {result.clients:,} clients and {result.payments:,} payment rows "
-        f"from {result.source} in {result.seconds:.1f} s (data version {result.version})"
-    )
+            published = publish_file(
+                engine,
+                store,
+                read_source(source),
+                source,
+                replace=args.replace,
+                progress=progress,
+                stage=stage,
+            )
+    print(f"loaded {published.load.report()}")
+    if published.summaries_error:
+        print(
+            f"warning: the summaries were not rebuilt ({published.summaries_error}); "
+            "the explore pages build them on first use",
+            file=sys.stderr,
+        )
     return 0
 
 

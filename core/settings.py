@@ -12,6 +12,8 @@ from sqlalchemy.exc import ArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
+# The project folder's .env, wherever the process was started from.
+ENV_FILE = ROOT / ".env"
 DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'credit.db'}"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -21,7 +23,7 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_ignore_empty=True, extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
@@ -50,9 +52,17 @@ class Settings(BaseSettings):
         return value
 
 
+# Postgres URLs as people write them, all served by psycopg 3: the loaders use its COPY API.
+POSTGRES_PREFIXES = ("postgres://", "postgresql://", "postgresql+psycopg2://")
+
+
 def normalise_database_url(value: str) -> str:
-    """Return `value` with the Postgres driver set to psycopg 3; refuse what is not a URL."""
-    for prefix in ("postgres://", "postgresql://"):
+    """Return `value` with the Postgres driver set to psycopg 3; refuse what is not a URL.
+
+    `postgres://`, `postgresql://` and `postgresql+psycopg2://` all become
+    `postgresql+psycopg://`; other Postgres drivers are refused by name.
+    """
+    for prefix in POSTGRES_PREFIXES:
         if value.startswith(prefix):
             value = "postgresql+psycopg://" + value[len(prefix) :]
     try:
@@ -66,6 +76,11 @@ def normalise_database_url(value: str) -> str:
         raise ValueError(
             f"DATABASE_URL uses {url.get_backend_name()!r}; "
             "only sqlite and postgresql are supported"
+        )
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+        raise ValueError(
+            f"DATABASE_URL uses the Postgres driver {url.get_driver_name()!r}; "
+            "write postgresql://user@host/db (the product uses psycopg 3)"
         )
     return value
 

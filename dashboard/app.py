@@ -12,10 +12,21 @@ PAGES = Path(__file__).resolve().parent.parent / "pages"
 
 st.set_page_config(page_title="Credit default dashboard", page_icon="💳", layout="wide")
 
+home = st.Page(PAGES / "home.py", title="Home", icon="🏠", url_path="home")
+
+
+def _open_home() -> None:
+    st.switch_page(home)
+
+
+# Streamlit serves the default page at "/" and not at its url_path, so a Home marked default
+# answered /home with "Page not found". The default is a hidden page that opens Home, so
+# "/" and "/home" both show it, at /home.
 navigation = st.navigation(
     {
         "Overview": [
-            st.Page(PAGES / "home.py", title="Home", icon="🏠", default=True, url_path="home"),
+            st.Page(_open_home, title="Home", default=True, url_path="start", visibility="hidden"),
+            home,
         ],
         "Explore": [
             st.Page(PAGES / "clients.py", title="Clients", icon="👥", url_path="clients"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from core.cache import QueryCache, get_store
@@ -76,5 +77,35 @@ class ProgressBar:
         fraction = done / total if total else 1.0
         self.bar.progress(min(fraction, 1.0), text=f"{self.label}: {done:,} of {total:,} rows")
 
+    def stage(self, text: str) -> None:
+        """Show the step after the rows are written (a `stage` callback of core.data.publish)."""
+        self.bar.progress(1.0, text=f"{text}...")
+
     def clear(self) -> None:
         self.bar.empty()
+
+
+NOT_RECORDED = "not recorded"
+
+
+def load_history_table(records) -> pd.DataFrame:
+    """The load history (core.data.status.load_history, newest first) as the text Home
+    shows: counts with thousands separators; counts from before the history was kept say
+    so."""
+
+    def count(value: int | None) -> str:
+        return NOT_RECORDED if value is None else f"{value:,}"
+
+    return pd.DataFrame(
+        {
+            "Loaded at (UTC)": [f"{r.loaded_at:%Y-%m-%d %H:%M:%S}" for r in records],
+            "File": [r.source for r in records],
+            "Clients added": [count(r.clients_added) for r in records],
+            "Clients updated": [count(r.clients_updated) for r in records],
+            "Payment rows written": [count(r.payments_written) for r in records],
+            "Replaced the data set": ["yes" if r.replaced else "no" for r in records],
+            "Clients after": [f"{r.clients:,}" for r in records],
+            "Data version": [str(r.version) for r in records],
+            "sha256": [r.sha256 or "" for r in records],
+        }
+    )

@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from core.cache import count_visit, invalidate, redis_status
+from core.cache import count_visit, redis_status
 from core.data.dataset import DataError
-from core.data.loader import load_file
-from core.data.status import data_status, database_label
+from core.data.publish import publish_file
+from core.data.status import data_status, database_label, load_history
 from core.db.engine import DatabaseError
-from core.explore.summaries import refresh_summaries
-from dashboard.components import ProgressBar, engine, stop_with, store
+from dashboard.components import ProgressBar, engine, load_history_table, stop_with, store
 
 st.title("Credit default dashboard")
 st.caption(
@@ -22,6 +21,7 @@ visits = st.session_state["visits"]
 
 try:
     status = data_status(engine())
+    history = load_history(engine())
 except DatabaseError as exc:
     stop_with(exc)
 
@@ -34,8 +34,8 @@ if visits.error:
 
 if not status.empty:
     st.caption(
-        f"Loaded from **{status.source}** at {status.loaded_at:%Y-%m-%d %H:%M} UTC "
-        f"(data version {status.version})."
+        f"Data version {status.version}: the latest load was **{status.source}** at "
+        f"{status.loaded_at:%Y-%m-%d %H:%M} UTC. Every load is listed under Load history."
     )
 
 st.subheader("Services")
@@ -50,8 +50,14 @@ def upload_form(replace: bool) -> None:
     if st.button("Load file", key="upload_load", disabled=upload is None, type="primary"):
         bar = ProgressBar("Loading")
         try:
-            result = load_file(
-                engine(), upload.getvalue(), upload.name, replace=replace, progress=bar
+            published = publish_file(
+                engine(),
+                store(),
+                upload.getvalue(),
+                upload.name,
+                replace=replace,
+                progress=bar,
+                stage=bar.stage,
             )
         except DataError as exc:
             bar.clear()
@@ -61,16 +67,13 @@ def upload_form(replace: bool) -> None:
             bar.clear()
             st.error(f"Nothing was loaded: {exc}")
             return
-        invalidate(store())
-        try:
-            with st.spinner("Building the summaries the explore pages read..."):
-                refresh_summaries(engine())
-        except DatabaseError as exc:
-            st.warning(f"The explore pages will build their summaries on first use: {exc}")
-        st.success(
-            f"Loaded {result.clients:,} clients and {result.payments:,} payment rows "
-            f"from {result.source} in {result.seconds:.1f} s."
-        )
+        bar.clear()
+        if published.summaries_error:
+            st.warning(
+                "The explore pages will build their summaries on first use: "
+                + published.summaries_error
+            )
+        st.success(f"Loaded {published.load.report()}")
         st.button("Show the new data", key="upload_done")
 
 
@@ -97,3 +100,7 @@ else:
             key="upload_replace",
         )
         upload_form(replace=replace)
+
+if history:
+    st.subheader("Load history")
+    st.dataframe(load_history_table(history), hide_index=True, key="load_history")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import urllib.request
 from collections.abc import Callable
@@ -17,8 +16,9 @@ from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.data.dataset import DataError, Problem, parse_csv
+from core.db.bulk import write_rows
 from core.db.engine import DatabaseError, describe_error, migrate
-from core.db.schema import Client, Dataset, Payment
+from core.db.schema import Client, Dataset, Load, Payment
 from core.settings import DATA_DIR
 from core.vocabulary import BILLS, ID, PAID, STATUS, TARGET
 
@@ -27,9 +27,6 @@ log = logging.getLogger(__name__)
 DOWNLOAD_URL = "https://raw.githubusercontent.com/pycaret/datasets/main/data/common/credit.csv"
 DOWNLOAD_SHA256 = "0f2c8fcc66e1f90e5fa79b92df18c0a67f8c7c4ec1eabbc4fd256438bcc608bf"
 CACHED_COPY = DATA_DIR / "credit.csv"
-CHUNK = 100_000
-CLIENT_COLUMNS = ["id", "limit_bal", "sex", "education", "marriage", "age", "defaulted"]
-PAYMENT_COLUMNS = ["client_id", "month", "status", "bill_amt", "pay_amt"]
 
 Progress = Callable[[int, int], None]
 
@@ -40,11 +37,28 @@ class SourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadResult:
+    """What one load did (`clients_added`, `clients_updated`, `payments_written`) and the
+    database's totals after it (`clients`, `payments`)."""
+
     source: str
     clients: int
     payments: int
     version: int
     seconds: float
+    clients_added: int
+    clients_updated: int
+    payments_written: int
+    replaced: bool = False
+
+    def report(self) -> str:
+        """One sentence: what the load changed, then what the database now holds."""
+        replaced = " (the whole data set was replaced)" if self.replaced else ""
+        return (
+            f"{self.source}: {self.clients_added:,} clients added, {self.clients_updated:,} "
+            f"updated, {self.payments_written:,} payment rows written{replaced} in "
+            f"{self.seconds:.1f} s. The database now holds {self.clients:,} clients and "
+            f"{self.payments:,} payment rows (data version {self.version})."
+        )
 
 
 def find_source(csv: str | None, credit_data: str | None) -> str:
@@ -136,30 +150,47 @@ def load_frame(
 ) -> LoadResult:
     """Write a validated frame: upsert by client id, or swap the data set when `replace`.
 
-    One transaction: on any failure nothing is written. Loading the same rows twice
-    leaves the same rows. The data set's version changes, which invalidates cached queries.
+    One transaction: on any failure nothing is written, the history included. Loading the
+    same rows twice leaves the same rows. The data set's version changes, which invalidates
+    cached queries, and the load is added to the history (`loads`).
     """
     started = datetime.now(UTC)
     if frame.empty:
         raise DataError([Problem("no clients to load")])
     migrate(engine)
     clients, payments = split(frame)
-    writer = _copy_rows if engine.dialect.name == "postgresql" else _insert_rows
     tracker = _Tracker(len(clients) + len(payments), progress)
     try:
         with engine.begin() as connection:
             if replace:
                 _clear(connection)
-            fresh = connection.scalar(select(func.count()).select_from(Client)) == 0
-            writer(connection, "clients", clients, fresh, tracker)
-            writer(connection, "payments", payments, fresh, tracker)
+            before = _counts(connection)[0]
+            keys = {"clients": ["id"], "payments": ["client_id", "month"]} if before else {}
+            for table, rows in (("clients", clients), ("payments", payments)):
+                write_rows(
+                    connection, table, rows, upsert_on=keys.get(table, []), written=tracker.advance
+                )
             counts = _counts(connection)
-            version = _record(connection, source, sha256, started, counts)
+            added = counts[0] - before
+            load = _Load(source, sha256, replace, added, len(clients) - added, len(payments))
+            version = _record(connection, load, counts, started)
     except SQLAlchemyError as exc:
         raise DatabaseError(describe_error(engine, exc)) from exc
     seconds = (datetime.now(UTC) - started).total_seconds()
-    log.info("loaded %s clients from %s in %.1f s", counts[0], source, seconds)
-    return LoadResult(source, counts[0], counts[1], version, seconds)
+    log.info("loaded %s clients from %s in %.1f s", len(clients), source, seconds)
+    return LoadResult(
+        source, *counts, version, seconds, load.added, load.updated, load.payments_written, replace
+    )
+
+
+@dataclass(frozen=True)
+class _Load:
+    source: str
+    sha256: str | None
+    replaced: bool
+    added: int
+    updated: int
+    payments_written: int
 
 
 class _Tracker:
@@ -180,63 +211,16 @@ def _clear(connection: Connection) -> None:
         connection.execute(Client.__table__.delete())
 
 
-def _chunks(rows: pd.DataFrame):
-    for start in range(0, len(rows), CHUNK):
-        yield rows.iloc[start : start + CHUNK]
-
-
-def _copy_rows(connection: Connection, table: str, rows: pd.DataFrame, fresh: bool, tracker):
-    """COPY into the table, or into a staging table and upsert when rows may exist."""
-    columns = list(rows.columns)
-    target = table if fresh else f"staging_{table}"
-    if not fresh:
-        connection.execute(
-            text(f"CREATE TEMP TABLE {target} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-        )
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
-        for chunk in _chunks(rows):
-            buffer = io.StringIO()
-            chunk.to_csv(buffer, sep="\t", header=False, index=False)
-            copy.write(buffer.getvalue())
-            tracker.advance(len(chunk))
-    if not fresh:
-        connection.execute(text(_upsert_sql(table, columns, f"SELECT * FROM {target}")))
-
-
-def _insert_rows(connection: Connection, table: str, rows: pd.DataFrame, fresh: bool, tracker):
-    columns = list(rows.columns)
-    marks = ", ".join("?" for _ in columns)
-    values = f"VALUES ({marks})"
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) {values}"
-        if fresh
-        else _upsert_sql(table, columns, values)
-    )
-    cursor = connection.connection.driver_connection.cursor()
-    for chunk in _chunks(rows):
-        cursor.executemany(sql, chunk.itertuples(index=False, name=None))
-        tracker.advance(len(chunk))
-
-
-def _upsert_sql(table: str, columns: list[str], rows_sql: str) -> str:
-    keys = ["id"] if table == "clients" else ["client_id", "month"]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-    where = " WHERE true" if rows_sql.startswith("SELECT") else ""
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) {rows_sql}{where} "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    )
-
-
-def _record(connection: Connection, source: str, sha256: str | None, started, counts) -> int:
+def _record(connection: Connection, load: _Load, counts: tuple[int, int], started) -> int:
+    """Count the new data version in `dataset` and add the load to the history."""
     current = connection.scalar(select(Dataset.version).where(Dataset.id == 1))
     version = (current or 0) + 1
+    source = load.source[:1000]
     clients, payments = counts
     values = dict(
         version=version,
-        source=source[:1000],
-        sha256=sha256,
+        source=source,
+        sha256=load.sha256,
         clients=clients,
         payments=payments,
         loaded_at=started,
@@ -245,6 +229,15 @@ def _record(connection: Connection, source: str, sha256: str | None, started, co
         connection.execute(Dataset.__table__.insert().values(id=1, **values))
     else:
         connection.execute(Dataset.__table__.update().where(Dataset.id == 1).values(**values))
+    connection.execute(
+        Load.__table__.insert().values(
+            **values,
+            replaced=load.replaced,
+            clients_added=load.added,
+            clients_updated=load.updated,
+            payments_written=load.payments_written,
+        )
+    )
     return version
 
 

@@ -72,6 +72,28 @@ class Dataset(Base):
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Load(Base):
+    """One load of a file or frame: what it added and updated, the totals after it, when.
+
+    The added/updated counts are NULL for the data of a database loaded before this
+    history was kept (migration 0008).
+    """
+
+    __tablename__ = "loads"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(1000))
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    replaced: Mapped[bool] = mapped_column(Boolean)
+    clients_added: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    clients_updated: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    payments_written: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    clients: Mapped[int] = mapped_column(BigInteger)
+    payments: Mapped[int] = mapped_column(BigInteger)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ClientSummary(Base):
     """Clients counted per combination of the filterable columns (rebuilt per data version).
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 
+from core.db.bulk import write_rows
 from core.db.engine import connect
 from core.db.schema import Prediction
 from core.vocabulary import FEATURES
@@ -29,7 +29,7 @@ def log_scores(
     """Write one row per scored client, all in one transaction; return how many.
 
     `features` holds the canonical FEATURES columns (validated integers), in the order of
-    `probabilities`. Postgres gets the rows by COPY, SQLite by executemany.
+    `probabilities`. The rows go through the shared bulk writer (COPY on Postgres).
     """
     if source not in SOURCES:
         raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
@@ -39,10 +39,7 @@ def log_scores(
         return 0
     rows = _rows(version, features, np.asarray(probabilities, dtype=float), threshold, source)
     with connect(engine, write=True) as connection:
-        if connection.dialect.name == "postgresql":
-            _copy(connection, rows)
-        else:
-            _insert(connection, rows)
+        write_rows(connection, "predictions", rows)
     return len(rows)
 
 
@@ -60,27 +57,6 @@ def _rows(version, features, probabilities, threshold, source) -> pd.DataFrame:
             "source": source,
         }
     )[COLUMNS]
-
-
-def _copy(connection: Connection, rows: pd.DataFrame) -> None:
-    buffer = io.StringIO()
-    rows.assign(created_at=rows["created_at"].map(datetime.isoformat)).to_csv(
-        buffer, header=False, index=False
-    )
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY predictions ({', '.join(COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
-        copy.write(buffer.getvalue())
-
-
-def _insert(connection: Connection, rows: pd.DataFrame) -> None:
-    # SQLAlchemy stores SQLite datetimes as naive UTC text in this format.
-    created = rows["created_at"].iloc[0].strftime("%Y-%m-%d %H:%M:%S.%f")
-    values = rows.assign(created_at=created)
-    marks = ", ".join("?" for _ in COLUMNS)
-    connection.exec_driver_sql(
-        f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({marks})",
-        list(values.itertuples(index=False, name=None)),
-    )
 
 
 def recent_scores(engine: Engine, version: str | None = None, limit: int = 5_000) -> pd.DataFrame:

@@ -11,6 +11,12 @@ from core.data.status import data_status
 from core.db.engine import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
+HEADER = (
+    "LIMIT_BAL,SEX,EDUCATION,MARRIAGE,AGE,PAY_1,PAY_2,PAY_3,PAY_4,PAY_5,PAY_6,BILL_AMT1,"
+    "BILL_AMT2,BILL_AMT3,BILL_AMT4,BILL_AMT5,BILL_AMT6,PAY_AMT1,PAY_AMT2,PAY_AMT3,PAY_AMT4,"
+    "PAY_AMT5,PAY_AMT6,default"
+)
+ROW = "20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1"
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -31,13 +37,20 @@ def database_url(engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
-def test_load_then_load_if_empty(database_url, engine):
+def test_load_then_load_if_empty_then_add_and_update(database_url, engine, tmp_path):
     done = run_cli("load", DATABASE_URL=database_url)  # CREDIT_DATA names the real file
     assert done.returncode == 0, done.stderr
-    assert "loaded 24,000 clients and 144,000 payment rows" in done.stdout
+    assert ": 24,000 clients added, 0 updated, 144,000 payment rows written" in done.stdout
+    assert "now holds 24,000 clients and 144,000 payment rows (data version 1)" in done.stdout
     again = run_cli("load", "--if-empty", DATABASE_URL=database_url)
     assert "already has data; nothing loaded" in again.stdout
     assert data_status(engine).version == 1
+    more = tmp_path / "three.csv"
+    more.write_text("\n".join([f"ID,{HEADER}", *(f"{i},{ROW}" for i in (23999, 24000, 24001))]))
+    added = run_cli("load", "--csv", str(more), DATABASE_URL=database_url)
+    assert added.returncode == 0, added.stderr
+    assert f"loaded {more}: 1 clients added, 2 updated, 18 payment rows written" in added.stdout
+    assert "now holds 24,001 clients and 144,006 payment rows (data version 2)" in added.stdout
 
 
 def test_synthetic_replace(database_url, engine):

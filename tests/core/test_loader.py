@@ -2,23 +2,32 @@
 
 import hashlib
 import io
+from datetime import timedelta
 
 import pandas as pd
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 
 from core.data import loader
 from core.data.dataset import DataError, parse_csv, validate_frame
 from core.data.loader import SourceError, find_source, load_file, load_frame, read_source
-from core.data.status import data_status, data_version
+from core.data.status import data_status, data_version, load_history
 from core.data.synthetic import synthetic
+from core.db.engine import MIGRATIONS, DatabaseError, make_engine, migrate
 from core.db.schema import Dataset
+from tests.conftest import fresh_postgres, postgres_url
+from tests.tcp_proxy import TcpProxy
 
 HEADER = (
     "LIMIT_BAL,SEX,EDUCATION,MARRIAGE,AGE,PAY_1,PAY_2,PAY_3,PAY_4,PAY_5,PAY_6,BILL_AMT1,"
     "BILL_AMT2,BILL_AMT3,BILL_AMT4,BILL_AMT5,BILL_AMT6,PAY_AMT1,PAY_AMT2,PAY_AMT3,PAY_AMT4,"
     "PAY_AMT5,PAY_AMT6,default"
 )
+ROW = "20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1"
+THREE_CLIENTS = f"{HEADER}\n{ROW}\n{ROW}\n{ROW}\n".encode()
 
 
 def table(engine, name: str) -> pd.DataFrame:
@@ -69,6 +78,65 @@ def test_a_load_without_replace_adds_and_updates_by_id(engine):
     assert clients["limit_bal"].tolist() == changed["LIMIT_BAL"].tolist()
 
 
+def test_a_load_reports_what_it_added_and_updated(engine):
+    first = load_frame(engine, validate_frame(synthetic(50)), "first")
+    assert (first.clients_added, first.clients_updated, first.payments_written) == (50, 0, 300)
+    second = load_frame(engine, validate_frame(synthetic(80, seed=9)), "second")
+    assert (second.clients_added, second.clients_updated, second.payments_written) == (
+        30,
+        50,
+        480,
+    )
+    assert (second.clients, second.payments, second.version) == (80, 480, 2)
+    assert second.report().startswith("second: 30 clients added, 50 updated, 480 payment rows")
+    assert "The database now holds 80 clients and 480 payment rows (data version 2)." in (
+        second.report()
+    )
+
+
+def test_every_load_is_kept_in_the_history_newest_first(engine):
+    load_frame(engine, validate_frame(synthetic(50)), "first")
+    load_frame(engine, validate_frame(synthetic(80, seed=9)), "second")
+    load_file(engine, THREE_CLIENTS, "three.csv", replace=True)
+    history = load_history(engine)
+    assert [h.source for h in history] == ["three.csv", "second", "first"]
+    assert [h.version for h in history] == [3, 2, 1]
+    assert [h.clients_added for h in history] == [3, 30, 50]
+    assert [h.clients_updated for h in history] == [0, 50, 0]
+    assert [h.payments_written for h in history] == [18, 480, 300]
+    assert [h.replaced for h in history] == [True, False, False]
+    assert [(h.clients, h.payments) for h in history] == [(3, 18), (80, 480), (50, 300)]
+    assert history[0].sha256 == hashlib.sha256(THREE_CLIENTS).hexdigest()
+    assert history[1].sha256 is None  # a frame, not a file
+    assert history[0].loaded_at >= history[1].loaded_at >= history[2].loaded_at
+    assert history[0].loaded_at.utcoffset() == timedelta(0)
+    assert [h.source for h in load_history(engine, limit=1)] == ["three.csv"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_data_loaded_before_the_history_gets_one_row_of_unknown_counts(backend, tmp_path):
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    else:
+        engine = fresh_postgres(postgres_url())
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+        connection.execute(
+            text(
+                "INSERT INTO dataset (id, version, source, sha256, clients, payments, loaded_at)"
+                " VALUES (1, 4, 'old.csv', NULL, 7, 42, '2025-01-02 03:04:05')"
+            )
+        )
+    migrate(engine)
+    [old] = load_history(engine)
+    assert (old.source, old.version, old.clients, old.payments) == ("old.csv", 4, 7, 42)
+    assert (old.clients_added, old.clients_updated, old.payments_written) == (None, None, None)
+    engine.dispose()
+
+
 def test_replace_swaps_the_data_set(engine, real_data):
     load_file(engine, real_data, "credit.csv")
     load_frame(engine, validate_frame(synthetic(30)), "synthetic", replace=True)
@@ -84,6 +152,7 @@ def test_a_bad_file_writes_nothing(engine, real_data):
         load_file(engine, bad, "bad.csv", replace=True)
     pd.testing.assert_frame_equal(table(engine, "clients"), before)
     assert data_status(engine).source == "credit.csv"
+    assert [h.source for h in load_history(engine)] == ["credit.csv"]
 
 
 def test_a_failure_while_writing_rolls_everything_back(engine, real_data):
@@ -98,6 +167,27 @@ def test_a_failure_while_writing_rolls_everything_back(engine, real_data):
     assert len(table(engine, "clients")) == 40 and len(table(engine, "payments")) == 240
     with engine.connect() as connection:
         assert connection.scalar(select(Dataset.source)) == "before"
+    assert [h.source for h in load_history(engine)] == ["before"]
+
+
+def test_a_database_lost_while_writing_leaves_nothing_half_written(real_data):
+    url = make_url(postgres_url())
+    direct = fresh_postgres(postgres_url())
+    load_frame(direct, validate_frame(synthetic(40)), "before")
+    with TcpProxy(url.host, url.port or 5432) as proxy:
+        through_proxy = url.set(host="127.0.0.1", port=proxy.port)
+        engine = make_engine(through_proxy.render_as_string(hide_password=False))
+
+        def cut_after_clients(done, total):
+            if done >= 24000:
+                proxy.stop()
+
+        with pytest.raises(DatabaseError, match="is unavailable"):
+            load_file(engine, real_data, "credit.csv", replace=True, progress=cut_after_clients)
+        engine.dispose()
+    assert len(table(direct, "clients")) == 40 and len(table(direct, "payments")) == 240
+    assert [h.source for h in load_history(direct)] == ["before"]
+    direct.dispose()
 
 
 def test_progress_reaches_the_total(engine):

@@ -1,5 +1,10 @@
 """AppTest of the shell and the Home page: counts, counter, services, upload, failures."""
 
+import shutil
+from datetime import datetime
+
+from core.data.status import LoadRecord
+from dashboard.components import load_history_table
 from tests.dashboard.charts import metrics
 
 ROW = "20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1"
@@ -16,7 +21,11 @@ def test_shell_opens_home_with_counts_and_services(dashboard, loaded_sqlite):
     assert app.title[0].value == "Credit default dashboard"
     shown = metrics(app)
     assert shown["Clients"] == "24,000" and shown["Payment rows"] == "144,000"
-    assert any("Loaded from **credit.csv**" in c.value for c in app.caption)
+    assert any("the latest load was **credit.csv**" in c.value for c in app.caption)
+    [history] = app.dataframe
+    assert history.value[["File", "Clients added", "Payment rows written"]].values.tolist() == [
+        ["credit.csv", "24,000", "144,000"]
+    ]
     assert [s.value for s in app.success] == [
         f"Database: SQLite {loaded_sqlite.removeprefix('sqlite:///')} answers",
         "Cache: in-process cache (REDIS_URL not set) answers",
@@ -62,7 +71,9 @@ def test_empty_database_explains_and_loads_an_upload(dashboard, tmp_path, real_d
     app.file_uploader(key="upload_file").upload("credit.csv", real_data, "text/csv").run()
     app.button(key="upload_load").click().run()
     assert not app.exception
-    assert "Loaded 24,000 clients and 144,000 payment rows" in app.success[-1].value
+    assert app.success[-1].value.startswith(
+        "Loaded credit.csv: 24,000 clients added, 0 updated, 144,000 payment rows written"
+    )
     app.button(key="upload_done").click().run()
     assert metrics(app)["Clients"] == "24,000"
 
@@ -75,3 +86,54 @@ def test_a_bad_upload_lists_problems_and_loads_nothing(dashboard, tmp_path):
     assert "Nothing was loaded" in app.error[0].value
     assert "line 3, column SEX: 5 is outside 1..2" in app.error[0].value
     assert metrics(app)["Clients"] == "0"
+
+
+def copy_of(url: str, folder) -> str:
+    """A private copy of a SQLite database, for a test that loads more into it."""
+    source = url.removeprefix("sqlite:///")
+    target = folder / "copy.db"
+    shutil.copyfile(source, target)
+    return f"sqlite:///{target}"
+
+
+def test_adding_a_small_file_reports_what_it_added_and_keeps_every_load(
+    dashboard, loaded_sqlite, tmp_path
+):
+    app = dashboard(DATABASE_URL=copy_of(loaded_sqlite, tmp_path))
+    fifty = "\n".join([f"ID,{HEADER}", *(f"{i},{ROW}" for i in range(24001, 24051))]).encode()
+    app.file_uploader(key="upload_file").upload("clients50.csv", fifty, "text/csv").run()
+    app.button(key="upload_load").click().run()
+    assert not app.exception
+    message = app.success[-1].value
+    assert message.startswith(
+        "Loaded clients50.csv: 50 clients added, 0 updated, 300 payment rows written in "
+    )
+    assert "The database now holds 24,050 clients and 144,300 payment rows" in message
+    app.button(key="upload_done").click().run()
+    assert metrics(app)["Clients"] == "24,050"
+    assert any("the latest load was **clients50.csv**" in c.value for c in app.caption)
+    history = app.dataframe[0].value
+    assert history["File"].tolist() == ["clients50.csv", "credit.csv"]  # newest first
+    assert history["Clients added"].tolist() == ["50", "24,000"]
+    assert history["Clients updated"].tolist() == ["0", "0"]
+    assert history["Payment rows written"].tolist() == ["300", "144,000"]
+    assert history["Clients after"].tolist() == ["24,050", "24,000"]
+    assert len(history["sha256"].iloc[0]) == 64
+
+
+def test_history_rows_from_before_it_was_kept_say_so():
+    old = LoadRecord(
+        "old.csv",
+        None,
+        False,
+        None,
+        None,
+        None,
+        1_234_567,
+        7_407_402,
+        datetime(2025, 1, 2, 3, 4, 5),
+        4,
+    )
+    [row] = load_history_table([old]).to_dict("records")
+    assert row["Clients added"] == row["Clients updated"] == "not recorded"
+    assert (row["Clients after"], row["Loaded at (UTC)"]) == ("1,234,567", "2025-01-02 03:04:05")

@@ -19,10 +19,23 @@ def test_home_shows_counts_and_a_visit_counter_that_goes_up(
 ):
     url = start_dashboard(DATABASE_URL=loaded_database, REDIS_URL=redis_url)
     page.goto(url)
-    expect(page.get_by_text("Credit default dashboard").first).to_be_visible()
+    expect(page.get_by_text("Credit default dashboard").first).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stMetric").filter(has_text="Clients")).to_contain_text("24,000")
     first = visits_shown(page)
     page.reload()
     expect(page.get_by_test_id("stMetric").filter(has_text="Clients")).to_contain_text("24,000")
     assert visits_shown(page) == first + 1
     assert int(real_redis.get("credit:hits")) == first + 1
+
+
+def test_home_opens_at_slash_home_and_the_root_leads_there(page, start_dashboard, loaded_database):
+    url = start_dashboard(DATABASE_URL=loaded_database)
+    page.goto(f"{url}/home")
+    clients = page.get_by_test_id("stMetric").filter(has_text="Clients")
+    expect(clients).to_contain_text("24,000", timeout=30_000)
+    expect(page.get_by_text("Load history", exact=True)).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    page.goto(url)
+    expect(clients).to_contain_text("24,000", timeout=30_000)
+    expect(page).to_have_url(re.compile(r"/home$"))
+    expect(page.get_by_text("Page not found")).to_have_count(0)

@@ -1,0 +1,92 @@
+"""Publish new data: load it, clear the cached query results, rebuild the summaries.
+
+The one sequence that Home's upload and `python -m core load` both run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from core.cache import invalidate
+from core.data.dataset import parse_csv
+from core.data.loader import LoadResult, Progress, load_frame
+from core.db.engine import DatabaseError
+from core.explore.summaries import refresh_summaries
+
+log = logging.getLogger(__name__)
+
+SUMMARIES_STAGE = "Building the summaries the explore pages read"
+
+Stage = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Published:
+    """The load's result; `summaries_error` says why the summaries were not rebuilt (the
+    explore pages then build them on first use), None when they were."""
+
+    load: LoadResult
+    summaries_error: str | None = None
+
+
+def publish_file(
+    engine: Engine,
+    store,
+    data: bytes,
+    source: str,
+    *,
+    replace: bool = False,
+    progress: Progress | None = None,
+    stage: Stage | None = None,
+) -> Published:
+    """Validate a data file's bytes and publish them (see `publish`); its sha256 is kept in
+    the load history. A bad file raises DataError and writes nothing."""
+    frame = parse_csv(data)
+    digest = hashlib.sha256(data).hexdigest()
+    return publish(
+        engine,
+        store,
+        frame,
+        source,
+        sha256=digest,
+        replace=replace,
+        progress=progress,
+        stage=stage,
+    )
+
+
+def publish(
+    engine: Engine,
+    store,
+    frame: pd.DataFrame,
+    source: str,
+    *,
+    sha256: str | None = None,
+    replace: bool = False,
+    progress: Progress | None = None,
+    stage: Stage | None = None,
+) -> Published:
+    """Load a validated frame (core.data.loader.load_frame), drop the query results cached
+    in `store`, then rebuild the explore summaries.
+
+    `progress(done, total)` follows the rows written; `stage(text)` is called when the
+    summaries start. The load is one transaction: when it fails (DataError, DatabaseError)
+    nothing is written and nothing after it runs. A failure while rebuilding the summaries
+    leaves the load in place and is returned as `summaries_error`.
+    """
+    result = load_frame(engine, frame, source, sha256=sha256, replace=replace, progress=progress)
+    invalidate(store)
+    if stage:
+        stage(SUMMARIES_STAGE)
+    try:
+        refresh_summaries(engine)
+    except DatabaseError as exc:
+        log.warning("summaries not rebuilt after loading %s: %s", source, exc)
+        return Published(result, str(exc))
+    return Published(result)
