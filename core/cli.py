@@ -193,10 +193,11 @@ def run_worker(args) -> int:
     settings = get_settings()
     logging.getLogger("core").setLevel(logging.INFO)
     if settings.redis_url and not args.local:
-        queue = queue_name(settings.database_url)
-        where = describe(get_store(settings.redis_url))
         engine = get_engine(settings.database_url)
-        print(f"RQ worker on queue '{queue}' at {where}, for {database_label(engine)}", flush=True)
+        queue, label = queue_name(engine), database_label(engine)
+        engine.dispose()  # work horses fork from this process: they open their own connections
+        where = describe(get_store(settings.redis_url))
+        print(f"RQ worker on queue '{queue}' at {where}, for {label}", flush=True)
         run_rq_worker(settings.redis_url, settings.database_url, burst=args.burst)
         return 0
     engine = get_engine(settings.database_url)

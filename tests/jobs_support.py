@@ -43,7 +43,7 @@ def url_of(engine) -> str:
 
 def rq_runner(engine, client) -> jobs.RqRunner:
     """The RQ runner of `engine`'s database on the Redis of `client`."""
-    return jobs.RqRunner(client, jobs.queue_name(url_of(engine)))
+    return jobs.RqRunner(client, jobs.queue_name(engine))
 
 
 def wait_for(engine, job_id: str, until=lambda job: not job.active, timeout: float = 120):

@@ -72,6 +72,14 @@ class Dataset(Base):
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Deployment(Base):
+    """One row: the id of this deployment, made with its database (RQ queues carry it)."""
+
+    __tablename__ = "deployment"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
 class Load(Base):
     """One load of a file or frame: what it added and updated, the totals after it, when.
 

@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from rq import Queue, Worker
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Engine, select
 
 from core.cache import REDIS_ERRORS, describe
+from core.db.engine import connect, migrate
+from core.db.schema import Deployment
 from core.jobs.store import JobError, RunnerStatus
-from core.settings import normalise_database_url
 
 TASK = "core.jobs.runner.run_training"
 
 
-def queue_name(database_url: str) -> str:
-    """The RQ queue of one database: "training-" and a digest of its URL (password left
-    out, SQLite paths made absolute), so deployments that share a Redis never take each
-    other's jobs while every worker and page of one deployment agree on it."""
-    url = make_url(normalise_database_url(database_url))
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        url = url.set(database=str(Path(url.database).resolve()))
-    where = URL.create(
-        url.drivername, url.username, None, url.host, url.port, url.database, url.query
-    ).render_as_string(hide_password=False)
-    return f"training-{hashlib.sha256(where.encode()).hexdigest()[:12]}"
+def queue_name(engine: Engine) -> str:
+    """The RQ queue of one deployment: "training-" and the id its database was made with
+    (table `deployment`), so every worker and page of one deployment agrees on it whatever
+    host name or driver it reaches the database by, and deployments sharing one Redis never
+    take each other's jobs."""
+    migrate(engine)
+    with connect(engine) as connection:
+        deployment = connection.scalar(select(Deployment.id))
+    return f"training-{deployment}"
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def run_rq_worker(
     """
     preload()
     connection = redis.Redis.from_url(redis_url)  # no socket timeout: RQ blocks on the queue
-    queue = Queue(queue_name(database_url), connection=connection)
+    queue = Queue(_queue_of(database_url), connection=connection)
     worker = Worker(
         [queue], connection=connection, name=name, work_horse_killed_handler=_kill_leftovers
     )
@@ -83,6 +83,16 @@ def run_rq_worker(
         return worker.work(burst=burst, logging_level="INFO", with_scheduler=False)
     finally:
         reaper.stop()
+
+
+def _queue_of(database_url: str) -> str:
+    """The deployment's queue, read on an engine of its own: work horses fork from this
+    process and must not share its database connections."""
+    engine = make_engine(database_url)
+    try:
+        return queue_name(engine)
+    finally:
+        engine.dispose()
 
 
 def _kill_leftovers(job, pid: int, status: int, rusage) -> None:

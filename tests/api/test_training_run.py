@@ -23,7 +23,7 @@ def test_a_job_submitted_over_http_trains_a_version_that_scores(
     with client_for(settings_env, DATABASE_URL=url_of(engine), REDIS_URL=redis_url) as api:
         queued = api.post("/train/model/", json={"folds": 2, "version": "1.0", "models": ["lr"]})
         assert queued.status_code == 202
-        queue = Queue(jobs.queue_name(url_of(engine)), connection=real_redis)
+        queue = Queue(jobs.queue_name(engine), connection=real_redis)
         SimpleWorker([queue], connection=real_redis).work(burst=True)
         job = api.get(queued.headers["location"]).json()
         assert job["state"] == "finished", job["error"]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from core import jobs
-from core.db.engine import SQLITE_LOCK_SECONDS
+from core.db.engine import SQLITE_LOCK_SECONDS, make_engine
 from core.db.schema import LeaderboardRow, TrainingJob
 from core.jobs.runner import Heartbeat, train_job
 from core.jobs.store import HEARTBEAT_SECONDS, REAP_SECONDS, STALE_SECONDS, now
@@ -226,11 +226,21 @@ def test_the_suggestion_skips_saved_and_training_versions(engine, queued):
     assert jobs.suggest_version(engine) == "1.6"
 
 
-def test_each_database_has_a_queue_of_its_own(tmp_path, monkeypatch):
+def test_each_deployment_has_a_queue_of_its_own(tmp_path, monkeypatch):
+    """The queue follows the database, not the URL it is reached by."""
     monkeypatch.chdir(tmp_path)
-    here = jobs.queue_name("sqlite:///credit.db")
-    assert here == jobs.queue_name(f"sqlite:///{tmp_path / 'credit.db'}")
-    assert here != jobs.queue_name(f"sqlite:///{tmp_path / 'other.db'}")
-    assert jobs.queue_name("postgresql://u:a@h/db") == jobs.queue_name("postgres://u:b@h/db")
-    assert jobs.queue_name("postgresql://u@h/db") != jobs.queue_name("postgresql://u@h/db2")
+    here = jobs.queue_name(make_engine("sqlite:///credit.db"))
+    assert here == jobs.queue_name(make_engine(f"sqlite:///{tmp_path / 'credit.db'}"))
+    assert here != jobs.queue_name(make_engine(f"sqlite:///{tmp_path / 'other.db'}"))
     assert here.startswith("training-")
+
+
+def test_a_postgres_deployment_keeps_its_queue_under_any_host_name(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("host names and drivers are a server database's")
+    url = engine.url
+    by_name = make_engine(url.set(host="localhost").render_as_string(hide_password=False))
+    by_driver = make_engine(
+        url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    )
+    assert jobs.queue_name(engine) == jobs.queue_name(by_name) == jobs.queue_name(by_driver)

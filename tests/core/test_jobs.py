@@ -338,7 +338,7 @@ def test_a_job_row_gives_back_the_parameters_it_was_submitted_with(engine, real_
 def test_redis_down_fails_the_job_cleanly_and_says_why(engine):
     load_clients(engine, 300)
     down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-    status = jobs.RqRunner(down, jobs.queue_name(url_of(engine))).status(engine)
+    status = jobs.RqRunner(down, jobs.queue_name(engine)).status(engine)
     assert not status.ok and "redis://127.0.0.1:1/0 is unavailable" in status.text
     with pytest.raises(jobs.JobError, match="the job could not be queued: redis://127.0.0.1:1/0"):
         jobs.submit(engine, {**FAST, "version": "1.0"}, jobs.RqRunner(down, "training-x"))
@@ -366,7 +366,7 @@ def test_the_runner_comes_from_the_settings(settings_env, engine, redis_url):
     assert isinstance(jobs.runner_for(get_settings()), jobs.LocalRunner)
     settings_env(REDIS_URL=redis_url)
     runner = jobs.runner_for(get_settings())
-    assert runner.kind == "rq" and runner.queue == jobs.queue_name(url_of(engine))
+    assert runner.kind == "rq" and runner.queue == jobs.queue_name(engine)
 
 
 @pytest.fixture
