@@ -32,9 +32,20 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 
 
+# Held by the reaper while it touches the database; a fork waits for it. A child forked
+# while the reaper thread held SQLite's or the pool's locks would wait on them forever (a
+# work horse hung in sqlite3.connect this way): with this lock no fork happens mid-reap.
+_REAPING = threading.Lock()
+os.register_at_fork(
+    before=_REAPING.acquire,
+    after_in_parent=_REAPING.release,
+    after_in_child=_REAPING.release,
+)
+
+
 class Reaper:
     """A thread that fails stale jobs every `every` seconds, on an engine of its own (a
-    forked child never inherits a connection it holds)."""
+    forked child never inherits a connection it holds, nor a lock: see _REAPING)."""
 
     def __init__(self, database_url: str, every: float = REAP_SECONDS):
         self.url, self.every = database_url, every
@@ -49,17 +60,24 @@ class Reaper:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        engine = make_engine(self.url)
+        with _REAPING:
+            engine = make_engine(self.url)
         try:
             while True:
-                try:
-                    reap_stale(engine)
-                except DatabaseError as exc:
-                    log.warning("cannot look for stale jobs: %s", exc)
+                with _REAPING:
+                    self._reap(engine)
                 if self._stop.wait(self.every):
                     return
         finally:
-            engine.dispose()
+            with _REAPING:
+                engine.dispose()
+
+    @staticmethod
+    def _reap(engine: Engine) -> None:
+        try:
+            reap_stale(engine)
+        except DatabaseError as exc:
+            log.warning("cannot look for stale jobs: %s", exc)
 
 
 def run_rq_worker(
