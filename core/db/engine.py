@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from core.settings import normalise_database_url
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _migrated: weakref.WeakSet[Engine] = weakref.WeakSet()
+_migrating = threading.Lock()
 # How long a SQLite write waits for another one (a load) to end; core.jobs.store's stale
 # timeout for training jobs is set above it.
 SQLITE_LOCK_SECONDS = 10
@@ -56,18 +58,25 @@ def get_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema up to the newest Alembic revision, in place (once per engine)."""
+    """Bring the schema up to the newest Alembic revision, in place (once per engine).
+
+    One thread at a time: Alembic keeps its running context in module globals, so two
+    threads upgrading at once (a worker and its reaper, two dashboard sessions) break each
+    other."""
     if engine in _migrated:
         return
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    except SQLAlchemyError as exc:
-        raise DatabaseError(describe_error(engine, exc)) from exc
-    _migrated.add(engine)
+    with _migrating:
+        if engine in _migrated:
+            return
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise DatabaseError(describe_error(engine, exc)) from exc
+        _migrated.add(engine)
 
 
 @contextmanager

@@ -35,3 +35,25 @@ def test_a_fork_waits_until_the_reaper_is_between_reaps(tmp_path):
         assert os.waitstatus_to_exitcode(status) == 0, "the child was forked mid-reap"
     finally:
         reaper.stop()
+
+
+def test_threads_migrating_one_database_at_once_all_succeed(tmp_path):
+    """Alembic keeps its context in module globals: concurrent upgrades in one process
+    (a local worker and its reaper did this) must not break each other."""
+    from core.db.engine import make_engine, migrate
+
+    engines = [make_engine(f"sqlite:///{tmp_path / f'db{n}.db'}") for n in range(6)]
+    errors = []
+
+    def upgrade(engine) -> None:
+        try:
+            migrate(engine)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upgrade, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
