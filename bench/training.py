@@ -8,7 +8,8 @@ set), same folds and seed. Prints:
 - the job's wall time (submit -> version saved) / compare_models' wall time (read the
   frame, setup, compare_models), target <= 1.1;
 - seconds from submit to the first leaderboard row, target <= 15 (full data);
-- the best cross-validated AUC with the default settings, target >= 0.78.
+- the best cross-validated AUC with the default settings, target >= 0.78;
+- each model's cross-validation seconds in the job against compare_models' "TT (Sec)".
 Also the CPU seconds each side used (its processes and their joblib workers): wall time
 on a shared machine moves with whatever else runs, CPU time much less.
 
@@ -20,6 +21,7 @@ nothing. Workers are started (and warmed up) before the clock starts, as in prod
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -40,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "credit.csv"))
 
 BASELINE = """
-import os, sys, time
+import json, os, sys, time
 os.environ.setdefault("PYCARET_CUSTOM_LOGGING_PATH", os.devnull)
 from pycaret.classification import ClassificationExperiment
 from core.db.engine import make_engine
@@ -55,7 +57,8 @@ exp.setup(frame.drop(columns=[ID]), target="default", fold=folds, session_id=see
           html=False, verbose=False, system_log=False)
 exp.compare_models(include=models.split(","), fold=folds, sort="AUC", verbose=False)
 seconds = time.perf_counter() - started
-print(seconds, exp.pull()["AUC"].max())
+board = exp.pull()
+print(json.dumps([seconds, board["AUC"].max(), board["TT (Sec)"].astype(float).to_dict()]))
 """
 
 
@@ -89,7 +92,7 @@ def main() -> int:
         for _ in range(args.repeat):
             # The baseline right before each job, so both meet the same machine load.
             baseline = run_baseline(url, args)
-            wall, cpu, auc = baseline
+            wall, cpu, auc, _ = baseline
             print(f"compare_models: {wall:.1f} s, {cpu:.0f} CPU s, AUC {auc:.4f}")
             ours = run_job(engine, url, redis_url, runner, args)
             print(
@@ -112,6 +115,7 @@ def main() -> int:
             f"{runner:<8} {job:7.1f} {compare:10.1f} {ratio:6.2f} {cpu:10.2f} "
             f"{first_row:12.1f} {auc:7.4f}"
         )
+    print_models(results)
     if args.repeat > 1:
         print(f"(medians of {args.repeat} pairs of runs)")
     print("targets: ratio <= 1.10, first row <= 15 s on the full data, AUC >= 0.78")
@@ -124,20 +128,33 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_baseline(url: str, args) -> tuple[float, float, float]:
-    """(wall s, CPU s, best AUC) of setup + compare_models in a fresh process."""
+def print_models(results: dict) -> None:
+    """Each model's cross-validation seconds: job / compare_models, medians over pairs."""
+    for runner, pairs in results.items():
+        cells = []
+        for model in pairs[0][1][3]:
+            job = median(ours[4].get(model, float("nan")) for ours, _ in pairs)
+            compare = median(baseline[3][model] for _, baseline in pairs)
+            cells.append(f"{model} {job:.1f}/{compare:.1f}")
+        print(f"{runner} per model, job/compare_models s: " + ", ".join(cells))
+
+
+def run_baseline(url: str, args) -> tuple[float, float, float, dict]:
+    """(wall s, CPU s, best AUC, seconds by model) of setup + compare_models in a fresh
+    process."""
     env = {**os.environ, "DATABASE_URL": url}
     command = [sys.executable, "-c", BASELINE, str(args.folds), str(SEED), str(args.sample)]
     cpu = children_cpu()
     output = subprocess.run(
         [*command, args.models], env=env, check=True, capture_output=True, text=True
     ).stdout
-    seconds, auc = output.split()[-2:]
-    return float(seconds), children_cpu() - cpu, float(auc)
+    seconds, auc, models = json.loads(output.splitlines()[-1])
+    return seconds, children_cpu() - cpu, auc, models
 
 
 def run_job(engine, url: str, redis_url: str | None, runner: str, args):
-    """Start a warm worker, submit, follow the job; (wall s, CPU s, best AUC, first row s)."""
+    """Start a warm worker, submit, follow the job; (wall s, CPU s, best AUC, first row s,
+    seconds by model)."""
     env = {**os.environ, "DATABASE_URL": url}
     if runner == "rq":
         import redis
@@ -157,7 +174,7 @@ def run_job(engine, url: str, redis_url: str | None, runner: str, args):
             command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT
         )
     try:
-        wait_for_worker(engine, client, runner)
+        wait_for_worker(engine, client, runner, log)
         params = dict(
             folds=args.folds,
             version=next_version(engine),
@@ -178,24 +195,29 @@ def run_job(engine, url: str, redis_url: str | None, runner: str, args):
         children_cpu() - cpu,
         job.best_score,
         (first_row - job.submitted_at).total_seconds(),
+        {r.model_id: r.metrics.get("TT (Sec)") for r in job.leaderboard if r.state == "done"},
     )
 
 
-def wait_for_worker(engine, client, runner: str, timeout: float = 60) -> None:
-    """Until the worker listens: registered with RQ, or holding the local lock."""
+def wait_for_worker(engine, client, runner: str, log: Path, timeout: float = 60) -> None:
+    """Until the worker listens: registered with RQ, or holding the local lock and done
+    importing PyCaret (it takes the lock first, so a second worker exits at once)."""
     from rq import Queue, Worker
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if runner == "rq" and Worker.count(queue=Queue(jobs.QUEUE, connection=client)):
             break
-        if runner == "local" and jobs.local_worker_pid(engine):
+        if runner == "local" and jobs.local_worker_pid(engine) and ready(log):
             break
         time.sleep(0.2)
     else:
         raise SystemExit(f"the {runner} worker did not start within {timeout} s")
-    if runner == "local":
-        time.sleep(5)  # it takes the lock, then imports PyCaret before it takes jobs
+
+
+def ready(log: Path) -> bool:
+    """The local worker logged that it waits for jobs (core.jobs.workers)."""
+    return "waiting for jobs" in log.read_text(errors="replace")
 
 
 if __name__ == "__main__":

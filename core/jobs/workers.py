@@ -140,10 +140,11 @@ def run_local_worker(
         log.info("another local worker runs for this database; exiting")
         return 0
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    # Cross-validation already runs one process per core; OpenMP models (LightGBM) that
-    # also start a thread per core thrash here: 13 s a fold instead of 2 s.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # No thread limits of our own (OMP_NUM_THREADS...): joblib already gives each
+    # cross-validation process cpu_count // n_jobs threads, and a limit set here would
+    # also hold the training child itself to one thread, unlike an RQ work horse.
     preload()
+    log.info("local worker ready: waiting for jobs")
     worked, idle_since = 0, time.monotonic()
     reaper = Reaper(engine.url.render_as_string(hide_password=False))
     reaper.start()
@@ -190,8 +191,13 @@ def _work_on(engine: Engine, job_id: str) -> None:
         except BaseException:
             log.exception("job %s failed", job_id)
         finally:
-            logging.shutdown()
-            os._exit(code)
+            try:
+                # As run_training does: its cross-validation processes would otherwise
+                # outlive it, idle, for five minutes (and their CPU time go unreported).
+                stop_worker_processes()
+            finally:
+                logging.shutdown()
+                os._exit(code)
     os.waitpid(pid, 0)
 
 

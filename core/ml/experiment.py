@@ -80,6 +80,18 @@ def _import_pycaret() -> None:
     import pycaret.internal.pipeline  # noqa: F401 - what each cross-validation task unpickles
 
 
+def thread_pools() -> dict[str, int]:
+    """Threads of each native thread pool loaded in this process ("openmp", "openblas"...),
+    as threadpoolctl sees them: what the process trains with outside joblib's workers."""
+    from threadpoolctl import threadpool_info
+
+    pools: dict[str, int] = {}
+    for pool in threadpool_info():
+        api = pool["internal_api"]
+        pools[api] = max(pools.get(api, 0), pool["num_threads"])
+    return pools
+
+
 def stop_worker_processes() -> None:
     """Stop the processes joblib keeps for cross-validation, if any.
 
@@ -120,7 +132,12 @@ class Experiment:
             system_log=False,
             log_experiment=False,
         )
-        log.info("PyCaret setup on %s rows in %.1f s", self.rows, time.perf_counter() - started)
+        log.info(
+            "PyCaret setup on %s rows in %.1f s; thread pools %s",
+            self.rows,
+            time.perf_counter() - started,
+            thread_pools(),
+        )
 
     @staticmethod
     def start_workers() -> threading.Thread:
