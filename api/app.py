@@ -1,9 +1,14 @@
 """The FastAPI application: `uvicorn api.app:app`, or `python -m api`."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from api import errors
 from api.routes import clients, health, hits, jobs, models, predict, train
+from core.serving.log_buffer import prediction_log
 
 DESCRIPTION = """
 Credit-default analytics over HTTP: client lookups, average ages, the training frame,
@@ -14,9 +19,18 @@ or Redis that does not answer gives 503 with the reason.
 """
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On shutdown, write the prediction log's waiting rows before the process ends."""
+    yield
+    await run_in_threadpool(prediction_log().close)
+
+
 def create_app() -> FastAPI:
     """The API with every route and the error handlers; settings are read per request."""
-    app = FastAPI(title="Credit default API", version="1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Credit default API", version="1.0", description=DESCRIPTION, lifespan=lifespan
+    )
     for module in (hits, health, clients, train, jobs, models, predict):
         app.include_router(module.router)
     errors.install(app)

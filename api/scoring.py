@@ -1,6 +1,8 @@
-"""The one place the API scores clients, so a faster predictor can be swapped in here.
+"""The one place the API scores clients: through core's compiled predictors.
 
-Every score is logged with source "api", as the form and the CLI log theirs.
+Every score is logged with source "api", as the form and the CLI log theirs, but through
+the process's log buffer (core.serving.log_buffer): written within a second, off the
+request path, and flushed when the API shuts down.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from core.data.dataset import parse_csv
-from core.serving.schemas import validate_client
 from core.serving.scoring import Score, score, score_frame
 from core.vocabulary import ID, PREDICTIONS
 
@@ -22,9 +23,7 @@ def score_client(
     engine: Engine, client: dict[str, Any], version: str | None, threshold: float
 ) -> Score:
     """One client's score; InputError names every bad field."""
-    return score(
-        engine, validate_client(client), version=version, threshold=threshold, source=SOURCE
-    )
+    return score(engine, client, version=version, threshold=threshold, source=SOURCE, buffered=True)
 
 
 def score_records(
@@ -32,7 +31,7 @@ def score_records(
 ) -> pd.DataFrame:
     """Scores of a JSON list of clients; DataError names line (item + 2) and column."""
     frame = pd.DataFrame.from_records(records)
-    return score(engine, frame, version=version, threshold=threshold, source=SOURCE)
+    return score(engine, frame, version=version, threshold=threshold, source=SOURCE, buffered=True)
 
 
 def read_csv(data: bytes) -> pd.DataFrame:
@@ -44,7 +43,7 @@ def score_clients(
     engine: Engine, frame: pd.DataFrame, version: str | None, threshold: float
 ) -> pd.DataFrame:
     """Scores of clients already validated by read_csv."""
-    return score_frame(engine, frame, version, threshold, SOURCE)
+    return score_frame(engine, frame, version, threshold, SOURCE, buffered=True)
 
 
 def predictions(results: pd.DataFrame) -> list[dict]:
