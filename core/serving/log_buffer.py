@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert
 
+from core.db.engine import migrate
 from core.db.schema import Prediction
 from core.serving.predictions import SOURCES, log_scores
 from core.vocabulary import FEATURES
@@ -231,6 +232,7 @@ def check_writable(engine: Engine) -> str | None:
         source="api",
     )
     try:
+        migrate(engine)  # as every connect() does first
         with engine.connect() as connection:
             transaction = connection.begin()
             try:
