@@ -4,7 +4,7 @@ prediction log can be written)."""
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import engine, store
+from api.deps import current_engine, store
 from api.schemas import HealthOut, ReadyOut
 from core.cache import redis_status
 from core.db.engine import DatabaseError, check
@@ -53,7 +53,7 @@ def ready():
 
 
 def _database() -> tuple[bool, str]:
-    current = engine()
+    current = current_engine()
     try:
         check(current)
     except DatabaseError as exc:
@@ -64,7 +64,7 @@ def _database() -> tuple[bool, str]:
 
 def _prediction_log() -> tuple[bool, str]:
     status = prediction_log().status()
-    problem = check_writable(engine())
+    problem = check_writable(current_engine())
     if problem is None and status.error is not None:
         problem = f"the last write of the prediction log failed: {status.error}"
     if problem is None and status.dropped:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,9 @@ from core.settings import normalise_database_url
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _migrated: weakref.WeakSet[Engine] = weakref.WeakSet()
+# Alembic's command context is process-global: two threads migrating at once (a server's
+# first requests) break each other, so one migrates while the others wait.
+_migrating = threading.Lock()
 # How long a SQLite write waits for another one (a load) to end; core.jobs.store's stale
 # timeout for training jobs is set above it.
 SQLITE_LOCK_SECONDS = 10
@@ -59,15 +63,18 @@ def migrate(engine: Engine) -> None:
     """Bring the schema up to the newest Alembic revision, in place (once per engine)."""
     if engine in _migrated:
         return
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    except SQLAlchemyError as exc:
-        raise DatabaseError(describe_error(engine, exc)) from exc
-    _migrated.add(engine)
+    with _migrating:
+        if engine in _migrated:
+            return
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise DatabaseError(describe_error(engine, exc)) from exc
+        _migrated.add(engine)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ Scores are logged synchronously, or with `buffered=True` through this process's 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Mapping
@@ -231,15 +232,38 @@ _defaults: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _default(engine: Engine) -> str:
-    now, count = time.monotonic(), changes()
-    known = _defaults.get(engine)
-    if known is not None and known[1] == count and now - known[0] < DEFAULT_VERSION_SECONDS:
-        return known[2]
+    version = _known_default(engine)
+    if version is not None:
+        return version
     version = default_version(engine)
     if version is None:
         raise NoModelError("no model has been trained yet; train one on the Train page")
-    _defaults[engine] = (now, count, version)
+    _defaults[engine] = (time.monotonic(), changes(), version)
     return version
+
+
+def _known_default(engine: Engine) -> str | None:
+    """The default version when this process learnt it recently enough, else None."""
+    known = _defaults.get(engine)
+    if known is None or known[1] != changes():
+        return None
+    return known[2] if time.monotonic() - known[0] < DEFAULT_VERSION_SECONDS else None
+
+
+def is_loaded(engine: Engine, version: str | None = None) -> bool:
+    """Whether scoring with `version` (default: the default version) reads nothing from the
+    database now: the model is loaded and, for the default, which version that is is known.
+
+    An event loop scores such requests inline and sends the others to a thread.
+    """
+    if version is None:
+        version = _known_default(engine)
+    else:
+        try:
+            version = _formatted(version)
+        except ValueError:
+            return False
+    return version is not None and (engine, version) in _models
 
 
 @lru_cache(maxsize=256)
@@ -247,10 +271,25 @@ def _formatted(version: str) -> str:
     return format_version(version)
 
 
-@lru_cache(maxsize=16)
+# Versions are immutable: once loaded and checked, a version's model stays valid.
+_models: dict[tuple[Engine, str], Model] = {}
+MODELS_KEPT = 16
+_loading = threading.Lock()
+
+
 def _model(engine: Engine, version: str) -> Model:
-    # Versions are immutable: once loaded and checked, a version's model stays valid.
-    return Model(engine, version, load_pipeline(engine, version))
+    model = _models.get((engine, version))
+    if model is None:
+        # One thread loads a version while the others wait for it, rather than every
+        # request thread of a busy server unpickling and verifying the same model at once.
+        with _loading:
+            model = _models.get((engine, version))
+            if model is None:
+                model = Model(engine, version, load_pipeline(engine, version))
+                _models[engine, version] = model
+                while len(_models) > MODELS_KEPT:
+                    _models.pop(next(iter(_models)))
+    return model
 
 
 def serving(engine: Engine, version: str | None = None) -> Verification:

@@ -24,6 +24,7 @@ from core.serving.scoring import (
     Score,
     explain,
     get_model,
+    is_loaded,
     relabel,
     score,
     score_file,
@@ -340,3 +341,15 @@ def test_a_clean_exit_writes_every_buffered_row(engine, clients, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-1] == "250"  # all still waiting when the script ended
     assert count_logged(engine) == 250
+
+
+def test_a_loaded_model_is_known_to_need_no_database_read(engine, clients):
+    register(engine, "1.0")
+    assert not is_loaded(engine) and not is_loaded(engine, "1.0")
+    score(engine, one(clients))
+    assert is_loaded(engine) and is_loaded(engine, "1") and not is_loaded(engine, "x")
+    register(engine, "2.0", "dt")
+    assert not is_loaded(engine)  # a new version: which is the default is asked again
+    assert score(engine, one(clients)).version == "2.0" and is_loaded(engine)
+    set_champion(engine, "1.0")
+    assert not is_loaded(engine) and score(engine, one(clients)).version == "1.0"
