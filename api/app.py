@@ -6,7 +6,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from api import errors
+from api import errors, scoring
+from api.deps import current_engine
 from api.routes import clients, health, hits, jobs, models, predict, train
 from core.serving.log_buffer import prediction_log
 
@@ -21,7 +22,14 @@ or Redis that does not answer gives 503 with the reason.
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """On shutdown, write the prediction log's waiting rows before the process ends."""
+    """At start, load the default model; on shutdown, write the prediction log's waiting
+    rows before the process ends."""
+    try:
+        engine = current_engine()
+    except Exception:  # bad settings: every request reports them
+        engine = None
+    if engine is not None:
+        await run_in_threadpool(scoring.preload, engine)
     yield
     await run_in_threadpool(prediction_log().close)
 

@@ -7,16 +7,29 @@ request path, and flushed when the API shuts down.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
 
 from core.data.dataset import parse_csv
-from core.serving.scoring import Score, is_loaded, score, score_frame
+from core.serving.scoring import Score, get_model, is_loaded, score, score_frame
 from core.vocabulary import ID, PREDICTIONS
 
 SOURCE = "api"
+log = logging.getLogger(__name__)
+
+
+def preload(engine: Engine) -> None:
+    """Load the default model before the first request (unpickling and verifying it takes
+    seconds); nothing trained yet or a database that is down is logged, not raised."""
+    try:
+        model = get_model(engine)
+    except Exception as exc:  # the server starts anyway; requests report the problem
+        log.info("no model loaded at start: %s", exc)
+        return
+    log.info("model %s loaded: %s", model.version, model.serving.as_dict())
 
 
 def score_client(

@@ -1,4 +1,5 @@
-"""The API's prediction log: buffered off the request path, written when the API shuts
+"""The API's serving path: the default model loaded at start; the prediction log buffered off
+the request path, written when the API shuts
 down, and reported by /ready when it cannot be written."""
 
 from __future__ import annotations
@@ -6,8 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from core.db.engine import get_engine
 from core.db.schema import Prediction
 from core.serving.log_buffer import prediction_log
+from core.serving.scoring import is_loaded
 from core.vocabulary import FEATURES
 from tests.api.conftest import client_for
 from tests.jobs_support import real_frame, url_of
@@ -55,3 +58,10 @@ def test_ready_reports_a_log_that_cannot_be_written(engine, redis_url, settings_
         assert "answers" in body["database"] and "answers" in body["redis"]
         assert "prediction log cannot be written" in body["prediction_log"]
         assert "predictions" in body["prediction_log"] and "Traceback" not in refused.text
+
+
+def test_the_default_model_is_loaded_before_the_first_request(engine, redis_url, settings_env):
+    register(engine, "1.0", "lr")
+    with client_for(settings_env, DATABASE_URL=url_of(engine), REDIS_URL=redis_url):
+        served = get_engine(url_of(engine))
+        assert is_loaded(served)
