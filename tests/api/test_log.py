@@ -1,6 +1,6 @@
-"""The API's serving path: the default model loaded at start; the prediction log buffered off
-the request path, written when the API shuts
-down, and reported by /ready when it cannot be written."""
+"""The API's serving path: the default model loaded at start; the prediction log buffered
+off the request path, written when the API shuts down, and reported by /ready when it
+cannot be written."""
 
 from __future__ import annotations
 
