@@ -1,5 +1,6 @@
 """The FastAPI application: `uvicorn api.app:app`, or `python -m api`."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = None
     if engine is not None:
         await run_in_threadpool(scoring.preload, engine)
+    # What is loaded now (PyCaret, pandas, the model: some 300,000 objects) lives as long as
+    # the process. Frozen, the collector stops walking it: a full collection otherwise
+    # pauses every request for a few hundred milliseconds.
+    gc.freeze()
     yield
     await run_in_threadpool(prediction_log().close)
 

@@ -81,6 +81,20 @@ def load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
+def server_stack() -> str:
+    """What uvicorn serves with: httptools and uvloop when installed, else h11 and asyncio."""
+    found = []
+    for name in ("httptools", "uvloop"):
+        try:
+            __import__(name)
+            found.append(name)
+        except ImportError:
+            continue
+    return "uvicorn with " + (
+        " + ".join(found) if found else "h11 + asyncio (no httptools, uvloop)"
+    )
+
+
 def train(frame: pd.DataFrame, model_id: str):
     sample = frame.sample(TRAIN_ROWS, random_state=1).reset_index(drop=True)
     params = TrainingParams(folds=2, version="1.0", models=(model_id,))
@@ -110,7 +124,8 @@ class Server:
     def __init__(self, command: list[str], url: str):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        environment = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        environment = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": path}
         environment.pop("REDIS_URL", None)
         self.process = subprocess.Popen(
             [*command, "--port", str(self.port)],
@@ -268,7 +283,7 @@ def main() -> None:
     ]
     engine = fresh_database(args.database_url)
     url = engine.url.render_as_string(hide_password=False)
-    print(f"{args.workers} API workers, {CONNECTIONS} connections, {load()}")
+    print(f"{args.workers} API workers, {CONNECTIONS} connections, {load()}; {server_stack()}")
     with tempfile.TemporaryDirectory() as folder:
         script = lua_script(clients, Path(folder))
         for number, model_id in enumerate(args.models.split(",")):
