@@ -152,9 +152,13 @@ class Server:
         self.process.wait(timeout=60)
 
 
+def api_command(workers: int) -> list[str]:
+    return [sys.executable, "-m", "api", "--workers", str(workers), "--no-access-log"]
+
+
 def wrk(url: str, script: Path, seconds: int, timeout: int = 10) -> dict:
     command = [
-        "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", f"--timeout={timeout}s",
+        "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", f"--timeout={timeout}s",
         "-s", str(script), url,
     ]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -174,7 +178,7 @@ def logged(engine, source: str = "api") -> int:
 def realtime(engine, url: str, script: Path, workers: int, seconds: int) -> dict:
     """Our API under wrk; every completed request must have its row in the log."""
     before = logged(engine)
-    server = Server([sys.executable, "-m", "api", "--workers", str(workers)], url)
+    server = Server(api_command(workers), url)
     try:
         server.wait_ready("/health")
         warm = wrk(server.base + "/predict/realtime/", script, 3)  # each worker loads the model
@@ -189,7 +193,7 @@ def realtime(engine, url: str, script: Path, workers: int, seconds: int) -> dict
 def old_way(url: str, script: Path, workers: int, seconds: int) -> dict:
     command = [
         sys.executable, "-m", "uvicorn", "old_app:app", "--app-dir", str(ROOT / "bench"),
-        "--host", "127.0.0.1", "--workers", str(workers),
+        "--host", "127.0.0.1", "--workers", str(workers), "--no-access-log",
     ]  # fmt: skip
     server = Server(command, url)
     try:
@@ -235,7 +239,7 @@ def batch(engine, url: str, frame: pd.DataFrame, workers: int) -> dict:
     csv = big.to_csv(index=False).encode()
     body = json.dumps(big.to_dict("records")).encode()
     before = logged(engine)
-    server = Server([sys.executable, "-m", "api", "--workers", str(workers)], url)
+    server = Server(api_command(workers), url)
     timings = {}
     try:
         server.wait_ready("/health")
