@@ -35,6 +35,7 @@ BATCH_ROWS = 5_000
 # Rows kept while the database refuses them; beyond this the oldest are dropped, loudly.
 MAX_ROWS = 1_000_000
 SHUTDOWN_ATTEMPTS = 3
+SHUTDOWN_RETRY_SECONDS = 0.5  # times the attempt's number
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class PredictionBuffer:
         for attempt in range(1, SHUTDOWN_ATTEMPTS):
             if not left:
                 break
-            time.sleep(self.flush_seconds * attempt)
+            time.sleep(SHUTDOWN_RETRY_SECONDS * attempt)
             left = self.flush()
         if left:
             log.error("prediction log: %d scored rows were not written: %s", left, self._error)
