@@ -1,9 +1,16 @@
 """The FastAPI application: `uvicorn api.app:app`, or `python -m api`."""
 
-from fastapi import FastAPI
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from api import errors
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from api import errors, scoring
+from api.deps import current_engine
 from api.routes import clients, health, hits, jobs, models, predict, train
+from core.serving.log_buffer import prediction_log
 
 DESCRIPTION = """
 Credit-default analytics over HTTP: client lookups, average ages, the training frame,
@@ -14,9 +21,29 @@ or Redis that does not answer gives 503 with the reason.
 """
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At start, load the default model; on shutdown, write the prediction log's waiting
+    rows before the process ends."""
+    try:
+        engine = current_engine()
+    except Exception:  # bad settings: every request reports them
+        engine = None
+    if engine is not None:
+        await run_in_threadpool(scoring.preload, engine)
+    # What is loaded now (PyCaret, pandas, the model: some 300,000 objects) lives as long as
+    # the process. Frozen, the collector stops walking it: a full collection otherwise
+    # pauses every request for a few hundred milliseconds.
+    gc.freeze()
+    yield
+    await run_in_threadpool(prediction_log().close)
+
+
 def create_app() -> FastAPI:
     """The API with every route and the error handlers; settings are read per request."""
-    app = FastAPI(title="Credit default API", version="1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Credit default API", version="1.0", description=DESCRIPTION, lifespan=lifespan
+    )
     for module in (hits, health, clients, train, jobs, models, predict):
         app.include_router(module.router)
     errors.install(app)

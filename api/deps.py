@@ -15,9 +15,15 @@ from core.jobs import runner_for
 from core.settings import get_settings
 
 
-def engine() -> Engine:
+def current_engine() -> Engine:
     """The engine of DATABASE_URL (one per process)."""
     return get_engine(get_settings().database_url)
+
+
+async def engine() -> Engine:
+    """current_engine() as a dependency: async, as it never waits (an engine connects on
+    first use), so a request does not hop to a thread for it."""
+    return current_engine()
 
 
 def store():

@@ -43,11 +43,13 @@ class ReadyOut(BaseModel):
             "ready": True,
             "database": "database postgresql+psycopg://credit@db/credit answers",
             "redis": "redis://redis:6379/0 answers",
+            "prediction_log": "the prediction log can be written; 0 rows waiting",
         }
     )
     ready: bool
     database: str
     redis: str
+    prediction_log: str
 
 
 class MonthOut(BaseModel):

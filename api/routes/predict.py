@@ -76,7 +76,7 @@ def _scored(run, *args):
         }
     },
 )
-def realtime(
+async def realtime(
     engine: EngineDep,
     client: Annotated[dict[str, Any], Body()],
     version: Version = None,
@@ -84,7 +84,12 @@ def realtime(
 ) -> PredictionOut:
     """The probability that this client defaults, and the label at `threshold`. The body is
     the data set's 23 columns (`LIMIT_BAL`, `PAY_1`, ...; snake_case names accepted)."""
-    result = _scored(scoring.score_client, engine, client, _checked_version(version), threshold)
+    checked = _checked_version(version)
+    arguments = (scoring.score_client, engine, client, checked, threshold)
+    if scoring.scores_inline(engine, checked):  # no thread hop for a loaded model
+        result = _scored(*arguments)
+    else:
+        result = await run_in_threadpool(_scored, *arguments)
     return PredictionOut(
         probability=result.probability,
         label=result.label,

@@ -21,6 +21,8 @@ from core.settings import normalise_database_url
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _migrated: weakref.WeakSet[Engine] = weakref.WeakSet()
+# Alembic's command context is process-global: two threads migrating at once (a server's
+# first requests) break each other, so one migrates while the others wait.
 _migrating = threading.Lock()
 # How long a SQLite write waits for another one (a load) to end; core.jobs.store's stale
 # timeout for training jobs is set above it.

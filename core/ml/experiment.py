@@ -175,6 +175,22 @@ class Experiment:
             raise RuntimeError("every fold failed (all metrics are 0)")
         return CvResult(model_id, MODELS.get(model_id, model_id), means, sd)
 
+    def fit(self, model_id: str) -> Any:
+        """`model_id` in the setup's pipeline fitted on the training split, in this process
+        and without cross-validation: the pipeline `create_model(cross_validation=False)`
+        gives, as finalize builds it."""
+        from pycaret.internal.pipeline import estimator_pipeline
+
+        definition = self.exp._all_models_internal[model_id]
+        estimator = definition.class_def(**definition.args)
+        with estimator_pipeline(self.exp.pipeline, estimator) as pipeline:
+            return pipeline.fit(self.exp.X_train, self.exp.y_train)
+
+    @property
+    def holdout(self) -> pd.DataFrame:
+        """The setup's holdout rows, untransformed (the features a client would send)."""
+        return self.exp.X_test
+
     def finalize(self, model_id: str) -> Finalized:
         """The best model fitted on the training split (evaluated on the holdout) and on
         every row (the pipeline that is stored), both fits at once.
@@ -205,3 +221,53 @@ class Experiment:
 
 def _fit(pipeline, x: pd.DataFrame, y: pd.Series):
     return pipeline.fit(x, y)
+
+
+class UnsupportedStep(ValueError):
+    """A pipeline step that core.serving.compiled has no numpy form for; says which."""
+
+
+def serving_steps(pipeline: Any) -> list[tuple[str, Any]]:
+    """The steps a fitted PyCaret pipeline runs at prediction time, in plain terms.
+
+    `("fill", {column: value})` for a SimpleImputer on some columns (no-op steps are left
+    out), then `("estimator", estimator)` for the fitted estimator. Steps PyCaret skips when
+    predicting (resampling such as fix_imbalance) are left out as it leaves them out. Raises
+    UnsupportedStep naming the first step that is anything else, so the caller keeps the
+    pipeline.
+    """
+    from sklearn.impute import SimpleImputer
+
+    if not hasattr(pipeline, "_iter") or not hasattr(pipeline, "steps"):
+        raise UnsupportedStep(f"{type(pipeline).__name__} is not a PyCaret pipeline")
+    steps: list[tuple[str, Any]] = []
+    for _, name, step in pipeline._iter(with_final=False):
+        transformer = getattr(step, "transformer", None)
+        if not isinstance(transformer, SimpleImputer):
+            raise UnsupportedStep(f"step {name!r} ({type(transformer or step).__name__})")
+        columns = step._include
+        if columns is not None and not len(columns):
+            continue  # PyCaret's transform returns its input unchanged
+        if transformer.add_indicator or not _is_nan(transformer.missing_values):
+            raise UnsupportedStep(f"step {name!r}: an imputer with indicators or a marker")
+        if columns is None:
+            columns = list(transformer.feature_names_in_)
+        fills = dict(zip(columns, transformer.statistics_.tolist(), strict=True))
+        if any(not isinstance(v, float | int) or v != v for v in fills.values()):
+            raise UnsupportedStep(f"step {name!r}: a column without a numeric fill value")
+        steps.append(("fill", fills))
+    steps.append(("estimator", pipeline.steps[-1][1]))
+    return steps
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
+
+
+def predict_model_probabilities(pipeline: Any, frame: pd.DataFrame) -> pd.Series:
+    """PyCaret's own `predict_model` probability of the positive class, unrounded (tests and
+    benchmarks compare the compiled predictor with it)."""
+    from pycaret.classification import predict_model
+
+    scored = predict_model(pipeline, data=frame, raw_score=True, round=15, verbose=False)
+    return scored["prediction_score_1"]

@@ -25,6 +25,9 @@ LIBRARIES = ("pycaret", "scikit-learn", "numpy", "pandas", "lightgbm")
 TABLE = ModelVersion.__table__
 # Everything but the pickled bytes and the evaluation, the two large columns.
 SUMMARY_COLUMNS = [c for c in TABLE.columns.keys() if c not in ("artifact", "evaluation")]
+# Bumped whenever this process saves a version or picks a champion, so caches of "which
+# version is the default" drop their answer at once (other processes' changes: see callers).
+_changes = 0
 
 
 class VersionError(ValueError):
@@ -115,9 +118,17 @@ def save_version(
 ) -> str:
     """Store a pipeline under `version` inside the caller's transaction; return its sha256.
 
-    Raises VersionError when the version is already used: versions are immutable.
+    The evaluation gets a "serving" record: whether the pipeline's compiled predictor
+    (core.serving.compiled) gave its probabilities on sample rows, or why the pipeline
+    itself serves. Raises VersionError when the version is already used: versions are
+    immutable.
     """
+    from core.serving.compiled import compile_pipeline
+
+    global _changes
     version = format_version(version)
+    _, verification = compile_pipeline(pipeline, evaluation.get("train_sample"))
+    evaluation = {**evaluation, "serving": verification.as_dict()}
     artifact = pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL)
     digest = hashlib.sha256(artifact).hexdigest()
     row = dict(
@@ -142,7 +153,14 @@ def save_version(
             connection.execute(TABLE.insert().values(**row))
     except IntegrityError:
         raise VersionError(f"version {version} is already used; versions are immutable") from None
+    _changes += 1
     return digest
+
+
+def changes() -> int:
+    """How many versions this process has saved and champions it has set: a cache of the
+    default version that saw another count must ask again."""
+    return _changes
 
 
 def _jsonable(value: Any) -> Any:
@@ -234,6 +252,7 @@ def default_version(engine: Engine) -> str | None:
 
 def set_champion(engine: Engine, version: str) -> None:
     """Make `version` the default model for scoring (and no other)."""
+    global _changes
     version = format_version(version)
     with connect(engine, write=True) as connection:
         exists = connection.scalar(
@@ -245,6 +264,7 @@ def set_champion(engine: Engine, version: str) -> None:
         connection.execute(
             update(ModelVersion).where(ModelVersion.version == version).values(is_champion=True)
         )
+    _changes += 1
 
 
 def load_pipeline(engine: Engine, version: str) -> Any:

@@ -1,13 +1,21 @@
 """Score clients with a registered model version, explain a score, score files.
 
-The fast path: a version's pipeline is loaded once per process (sha256-checked before
-unpickling, see core.registry) and its `predict_proba` is called directly, which gives the
-same probabilities as PyCaret's `predict_model` in a fraction of the time.
+The fast path: a version is loaded once per process (sha256-checked before unpickling, see
+core.ml.registry) and compiled to a numpy predictor (core.serving.compiled), verified then
+against the pipeline's own probabilities; one client costs little more than the fitted
+estimator's `predict_proba` on one row. A version whose pipeline cannot be compiled is
+served by the pipeline, with the reason in `Model.serving`.
+
+Scores are logged synchronously, or with `buffered=True` through this process's buffer
+(core.serving.log_buffer), written off the request path within a second.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -19,9 +27,11 @@ import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from core.data.dataset import parse_csv
+from core.data.dataset import DOMAINS, parse_csv
 from core.data.features import typical_of, typical_values
-from core.ml.registry import default_version, format_version, get_version, load_pipeline
+from core.ml.registry import changes, default_version, format_version, get_version, load_pipeline
+from core.serving.compiled import Verification, compile_pipeline
+from core.serving.log_buffer import prediction_log
 from core.serving.predictions import log_scores
 from core.serving.schemas import DESCRIPTIONS, features_frame, validate_client
 from core.vocabulary import FEATURES, ID, PREDICTIONS, TARGET
@@ -29,6 +39,10 @@ from core.vocabulary import FEATURES, ID, PREDICTIONS, TARGET
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
+# How long a process trusts its answer to "which version is the default" before asking the
+# database again; a champion picked in this process counts at once (registry.changes).
+DEFAULT_VERSION_SECONDS = 1.0
+BOUNDS = [DOMAINS[name] for name in FEATURES]
 
 
 class NoModelError(LookupError):
@@ -101,14 +115,28 @@ class Explanation:
 
 
 class Model:
-    """A loaded model version, ready to score and explain; one per version per process."""
+    """A loaded model version, ready to score and explain; one per version per process.
+
+    `serving` says whether its compiled predictor serves it (checked on loading against the
+    pipeline on the version's training sample and random rows) or why the pipeline does.
+    """
 
     def __init__(self, engine: Engine, version: str, pipeline: Any):
         self.engine, self.version, self.pipeline = engine, version, pipeline
+        sample = get_version(engine, version, parts=["train_sample"]).evaluation
+        self.predictor, self.serving = compile_pipeline(pipeline, sample.get("train_sample"))
+        if not self.serving.compiled:
+            log.warning("model %s is served by its pipeline: %s", version, self.serving.reason)
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Probability of default for each row of an array of FEATURES (float)."""
+        if self.predictor is not None:
+            return self.predictor(rows)
+        return self.pipeline.predict_proba(pd.DataFrame(rows, columns=FEATURES))[:, 1]
 
     def probabilities(self, features: pd.DataFrame) -> np.ndarray:
         """Probability of default for each row of a frame of canonical FEATURES."""
-        return self.pipeline.predict_proba(features[FEATURES])[:, 1]
+        return self.predict(features[FEATURES].to_numpy(dtype=float))
 
     @cached_property
     def evaluation(self) -> dict:
@@ -193,25 +221,103 @@ def get_model(engine: Engine, version: str | None = None) -> Model:
     """The model of `version` (default: the champion, else the latest), cached in process.
 
     Raises NoModelError when nothing is trained, VersionError for an unknown version and
-    ArtifactError (never unpickling) when the stored bytes fail their sha256 check.
+    ArtifactError (never unpickling) when the stored bytes fail their sha256 check. Which
+    version is the default is asked of the database at most once a DEFAULT_VERSION_SECONDS.
+    """
+    version = _default(engine) if version is None else _formatted(version)
+    return _model(engine, version)
+
+
+_defaults: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _default(engine: Engine) -> str:
+    version = _known_default(engine)
+    if version is not None:
+        return version
+    version = default_version(engine)
+    if version is None:
+        raise NoModelError("no model has been trained yet; train one on the Train page")
+    _defaults[engine] = (time.monotonic(), changes(), version)
+    return version
+
+
+def _known_default(engine: Engine) -> str | None:
+    """The default version when this process learnt it recently enough, else None."""
+    known = _defaults.get(engine)
+    if known is None or known[1] != changes():
+        return None
+    return known[2] if time.monotonic() - known[0] < DEFAULT_VERSION_SECONDS else None
+
+
+def is_loaded(engine: Engine, version: str | None = None) -> bool:
+    """Whether scoring with `version` (default: the default version) reads nothing from the
+    database now: the model is loaded and, for the default, which version that is is known.
+
+    An event loop scores such requests inline and sends the others to a thread.
     """
     if version is None:
-        version = default_version(engine)
-        if version is None:
-            raise NoModelError("no model has been trained yet; train one on the Train page")
-    version = format_version(version)
-    return _model(engine, version, load_pipeline(engine, version))
+        version = _known_default(engine)
+    else:
+        try:
+            version = _formatted(version)
+        except ValueError:
+            return False
+    return version is not None and (engine, version) in _models
 
 
-@lru_cache(maxsize=16)
-def _model(engine: Engine, version: str, pipeline: Any) -> Model:
-    return Model(engine, version, pipeline)
+@lru_cache(maxsize=256)
+def _formatted(version: str) -> str:
+    return format_version(version)
+
+
+# Versions are immutable: once loaded and checked, a version's model stays valid.
+_models: dict[tuple[Engine, str], Model] = {}
+MODELS_KEPT = 16
+_loading = threading.Lock()
+
+
+def _model(engine: Engine, version: str) -> Model:
+    model = _models.get((engine, version))
+    if model is None:
+        # One thread loads a version while the others wait for it, rather than every
+        # request thread of a busy server unpickling and verifying the same model at once.
+        with _loading:
+            model = _models.get((engine, version))
+            if model is None:
+                model = Model(engine, version, load_pipeline(engine, version))
+                _models[engine, version] = model
+                while len(_models) > MODELS_KEPT:
+                    _models.pop(next(iter(_models)))
+    return model
+
+
+def serving(engine: Engine, version: str | None = None) -> Verification:
+    """How `version` (default: the champion, else the latest) is served in this process:
+    by its compiled predictor, or by its pipeline and why."""
+    return get_model(engine, version).serving
+
+
+def client_values(client: Mapping[str, Any] | BaseModel) -> list[int]:
+    """One client's 23 feature values, validated, in FEATURES order.
+
+    A plain dict of exactly the 23 data set names holding whole numbers in their domains is
+    taken as it is (the common case, checked in microseconds); anything else goes through
+    ClientFeatures, and InputError names every bad field.
+    """
+    if type(client) is dict and len(client) == len(FEATURES):
+        values = [client.get(name) for name in FEATURES]
+        if all(
+            type(value) is int and low <= value <= high
+            for value, (low, high) in zip(values, BOUNDS, strict=True)
+        ):
+            return values
+    return list(validate_client(client).as_dict().values())
 
 
 def client_frame(client: Mapping[str, Any] | BaseModel) -> pd.DataFrame:
     """A validated one-row frame of FEATURES; InputError names every bad field."""
-    values = validate_client(client).as_dict()
-    return pd.DataFrame([list(values.values())], columns=FEATURES)
+    return pd.DataFrame([client_values(client)], columns=FEATURES)
 
 
 def score(
@@ -221,30 +327,26 @@ def score(
     version: str | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     source: str | None = None,
+    buffered: bool = False,
 ) -> Score | pd.DataFrame:
     """Score one client (a mapping or ClientFeatures: returns a Score) or a frame of them.
 
     A frame returns the validated clients (ID and FEATURES) with `probability` and `label`
     (1 = default at `threshold`) added. With `source` (form, batch, cli, api) every score
-    is written to the prediction log, a frame in one transaction; without it nothing is
+    is written to the prediction log: at once (a frame in one transaction), or with
+    `buffered` by this process's log buffer within a second. Without `source` nothing is
     logged. Bad input raises InputError (one client) or DataError (a frame).
     """
     _checked(threshold)
     if isinstance(clients, pd.DataFrame):
-        return score_frame(engine, features_frame(clients), version, threshold, source)
-    frame = client_frame(clients)
+        frame = features_frame(clients)
+        return score_frame(engine, frame, version, threshold, source, buffered=buffered)
+    values = np.array([client_values(clients)], dtype=np.int64)
     model = get_model(engine, version)
-    probability = float(model.probabilities(frame)[0])
+    probabilities = model.predict(values.astype(float))
     if source is not None:
-        log_scores(
-            engine,
-            version=model.version,
-            features=frame,
-            probabilities=np.array([probability]),
-            threshold=threshold,
-            source=source,
-        )
-    return Score(model.version, probability, threshold)
+        _log(engine, model.version, values, probabilities, threshold, source, buffered)
+    return Score(model.version, float(probabilities[0]), threshold)
 
 
 def score_frame(
@@ -253,24 +355,42 @@ def score_frame(
     version: str | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     source: str | None = None,
+    *,
+    buffered: bool = False,
 ) -> pd.DataFrame:
-    """Score an already validated frame (as from parse_csv or features_frame)."""
+    """Score an already validated frame (as from parse_csv or features_frame); `source`
+    and `buffered` log as for score."""
     model = get_model(engine, version)
-    probabilities = model.probabilities(frame) if len(frame) else np.array([])
-    if source is not None:
-        log_scores(
-            engine,
-            version=model.version,
-            features=frame,
-            probabilities=probabilities,
-            threshold=threshold,
-            source=source,
-        )
+    values = frame[FEATURES].to_numpy(dtype=np.int64)
+    probabilities = model.predict(values.astype(float)) if len(frame) else np.array([])
+    if source is not None and len(frame):
+        _log(engine, model.version, values, probabilities, threshold, source, buffered)
     results = frame.copy()
     results["probability"] = probabilities
     results["label"] = labels(probabilities, threshold)
     results.attrs["version"] = model.version
     return results
+
+
+def _log(engine, version, values, probabilities, threshold, source, buffered) -> None:
+    if buffered:
+        prediction_log().add(
+            engine,
+            version=version,
+            features=values,
+            probabilities=probabilities,
+            threshold=threshold,
+            source=source,
+        )
+        return
+    log_scores(
+        engine,
+        version=version,
+        features=pd.DataFrame(values, columns=FEATURES),
+        probabilities=probabilities,
+        threshold=threshold,
+        source=source,
+    )
 
 
 def score_file(
@@ -280,15 +400,16 @@ def score_file(
     version: str | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     source: str | None = "batch",
+    buffered: bool = False,
 ) -> pd.DataFrame:
     """Validate a CSV of clients (any of the loader's headers, target optional) and score it.
 
     Raises core.dataset.DataError listing line and column of every problem; nothing is
     scored or logged from an unusable file. The results keep the file's `ID` (else 1..N)
-    and its target when it has one.
+    and its target when it has one. `source` and `buffered` log as for score.
     """
     frame = parse_csv(data, require_target=False)
-    results = score_frame(engine, frame, version, threshold, source)
+    results = score_frame(engine, frame, version, threshold, source, buffered=buffered)
     order = [ID, *FEATURES] + ([TARGET] if TARGET in frame.columns else [])
     return results[[*order, "probability", "label"]]
 

@@ -134,7 +134,9 @@ def test_the_list_leaves_evaluations_out_and_one_version_is_read_by_key(engine):
     with counting_queries() as fetching:
         info = get_version(engine, "1")
     assert isinstance(info, VersionInfo) and info.version == "1.0"
-    assert info.evaluation == EVALUATION
+    # Saving adds how the version is served: a bare estimator is not a pipeline to compile.
+    assert info.evaluation == {**EVALUATION, "serving": info.evaluation["serving"]}
+    assert info.evaluation["serving"]["predictor"] == "pipeline"
     assert (fetching.keyed, fetching.listed, len(fetching.statements)) == (1, 0, 1)
     with pytest.raises(VersionError, match="no model version 2.0"):
         get_version(engine, "2.0")

@@ -1,15 +1,20 @@
 """Scoring on SQLite and Postgres with models trained in the test: the same probabilities as
 PyCaret's predict_model, labels, explanations, files, the prediction log and monitoring."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from core.data.dataset import DataError
 from core.data.loader import load_frame
-from core.db.schema import ModelVersion
+from core.db.schema import ModelVersion, Prediction
 from core.ml.registry import ArtifactError, VersionError, set_champion
+from core.serving.log_buffer import LogStatus, PredictionBuffer, check_writable, prediction_log
 from core.serving.monitoring import KEY_FEATURES, monitoring
 from core.serving.predictions import log_scores, recent_scores
 from core.serving.schemas import InputError
@@ -19,11 +24,14 @@ from core.serving.scoring import (
     Score,
     explain,
     get_model,
+    is_loaded,
     relabel,
     score,
     score_file,
 )
 from core.vocabulary import FEATURES, ID, TARGET
+from tests.conftest import ROOT
+from tests.jobs_support import poll
 from tests.trained import pipelines, real_frame, register
 
 
@@ -267,3 +275,81 @@ def test_monitoring_uses_the_models_own_reference_when_stored(engine, clients):
     assert watched.reference.probabilities.tolist() == [0.1, 0.2, 0.9]
     assert watched.reference.features["AGE"].tolist() == sample["AGE"]
     assert watched.recent["source"].tolist() == ["api"]
+
+
+def count_logged(engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count()).select_from(Prediction))
+
+
+def test_buffered_scores_are_written_by_the_background_thread(engine, clients):
+    register(engine)
+    buffer = prediction_log()
+    for row in range(5):
+        score(engine, one(clients, row), source="api", buffered=True)
+    poll(lambda: count_logged(engine) == 5, 30, "5 buffered scores in the log")
+    assert buffer.status().pending == 0 and buffer.status().error is None
+    logged = recent_scores(engine)
+    assert logged["source"].tolist() == ["api"] * 5
+    assert logged["AGE"].tolist() == [int(clients.at[row, "AGE"]) for row in range(5)]
+
+
+def test_a_failing_write_keeps_the_rows_says_why_and_writes_them_later(engine, clients):
+    register(engine)
+    buffer = PredictionBuffer(flush_seconds=3600)  # only the explicit flushes write
+    results = score(engine, clients.iloc[:30], version="1.0")
+    Prediction.__table__.drop(engine)
+    buffer.add(
+        engine, version="1.0", features=results[FEATURES].to_numpy(),
+        probabilities=results["probability"].to_numpy(), threshold=0.5, source="batch",
+    )  # fmt: skip
+    assert buffer.flush() == 30
+    assert "predictions" in buffer.status().error and buffer.status().pending == 30
+    assert "cannot be written" in check_writable(engine)
+    Prediction.__table__.create(engine)
+    assert check_writable(engine) is None
+    buffer.close()
+    assert buffer.status() == LogStatus(pending=0, written=30, dropped=0, error=None)
+    logged = recent_scores(engine)
+    assert logged["probability"].tolist() == pytest.approx(results["probability"].tolist())
+
+
+SCORE_AND_EXIT = """
+import json, sys
+from core.db.engine import make_engine
+from core.serving.log_buffer import prediction_log
+from core.serving.scoring import score
+
+prediction_log().flush_seconds = 3600  # nothing is written before the exit
+engine = make_engine(sys.argv[1])
+for client in json.load(open(sys.argv[2])):
+    score(engine, client, source="api", buffered=True)
+print(prediction_log().status().pending)
+"""
+
+
+def test_a_clean_exit_writes_every_buffered_row(engine, clients, tmp_path):
+    register(engine)
+    requests = [one(clients, row % len(clients)) for row in range(250)]
+    path = tmp_path / "clients.json"
+    path.write_text(json.dumps(requests))
+    url = engine.url.render_as_string(hide_password=False)
+    done = subprocess.run(
+        [sys.executable, "-c", SCORE_AND_EXIT, url, str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "250"  # all still waiting when the script ended
+    assert count_logged(engine) == 250
+
+
+def test_a_loaded_model_is_known_to_need_no_database_read(engine, clients):
+    register(engine, "1.0")
+    assert not is_loaded(engine) and not is_loaded(engine, "1.0")
+    score(engine, one(clients))
+    assert is_loaded(engine) and is_loaded(engine, "1") and not is_loaded(engine, "x")
+    register(engine, "2.0", "dt")
+    assert not is_loaded(engine)  # a new version: which is the default is asked again
+    assert score(engine, one(clients)).version == "2.0" and is_loaded(engine)
+    set_champion(engine, "1.0")
+    assert not is_loaded(engine) and score(engine, one(clients)).version == "1.0"
