@@ -373,12 +373,20 @@ class _JobRun:
     def _fail(self, message: str, wait: bool = False) -> None:
         """Record the failure; when the database is down, keep trying for a while."""
         deadline = time.monotonic() + (FAILURE_RETRY_SECONDS if wait else 0)
+        told = False
         while True:
             try:
                 mark_failed(self.engine, self.job_id, message)
                 log.error("job %s failed: %s", self.job_id, message)
                 return
             except DatabaseError as exc:
+                if not told:
+                    log.warning(
+                        "job %s failed (%s); recording it when the database answers",
+                        self.job_id,
+                        message,
+                    )
+                    told = True
                 if time.monotonic() >= deadline:
                     log.error(
                         "job %s failed (%s) and that could not be recorded: %s",

@@ -402,7 +402,11 @@ def test_the_database_going_down_fails_the_job_and_says_why(postgres_engine):
     written = log_file.stat().st_size
     set_connections(engine, False)
     try:  # until the worker's next write fails (it keeps trying to record why)
-        poll(lambda: "unavailable" in log_file.read_text()[written:], 60, "a failed write")
+        poll(
+            lambda: "recording it when the database answers" in log_file.read_text()[written:],
+            60,
+            "the job's failed write",
+        )
     finally:
         set_connections(engine, True)
     job = wait_for(engine, job_id, timeout=30)

@@ -46,7 +46,7 @@ def test_local_worker_child_trains_with_threads_per_core_and_leaves_no_processes
 ):
     pid, marker, log = marked_worker
     load_clients(engine)
-    job = wait_for(engine, jobs.submit(engine, {**FAST, "version": "1.0"}, None))
+    job = wait_for(engine, jobs.submit(engine, {**FAST, "version": "1.0"}, jobs.LocalRunner()))
     assert job.state == "finished", job.error
 
     # The child logs the thread pools it trained with; a limit of its own (one OpenMP
