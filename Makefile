@@ -39,3 +39,4 @@ bench: $(VENV)/.dev
 	$(PY) bench/queries.py
 	$(PY) bench/scoring.py
 	$(PY) bench/training.py
+	$(PY) bench/api.py
