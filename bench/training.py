@@ -160,10 +160,11 @@ def run_job(engine, url: str, redis_url: str | None, runner: str, args):
         import redis
 
         client = redis.Redis.from_url(redis_url)
+        chosen = jobs.RqRunner(client, jobs.queue_name(engine))
         command = [sys.executable, "-m", "core", "worker"]
         env["REDIS_URL"] = redis_url
     else:
-        client = None
+        client, chosen = None, jobs.LocalRunner()
         command = [sys.executable, "-m", "core", "worker", "--local", "--single"]
         env.pop("REDIS_URL", None)
     cpu = children_cpu()
@@ -174,14 +175,14 @@ def run_job(engine, url: str, redis_url: str | None, runner: str, args):
             command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT
         )
     try:
-        wait_for_worker(engine, client, runner, log)
+        wait_for_worker(engine, chosen, log)
         params = dict(
             folds=args.folds,
             version=next_version(engine),
             models=args.models,
             sample_size=args.sample or None,
         )
-        job_id = jobs.submit(engine, params, client)
+        job_id = jobs.submit(engine, params, chosen)
         while (job := jobs.get_job(engine, job_id)).active:
             time.sleep(1)  # the times come from the database: polling must not load the CPU
     finally:
@@ -199,20 +200,22 @@ def run_job(engine, url: str, redis_url: str | None, runner: str, args):
     )
 
 
-def wait_for_worker(engine, client, runner: str, log: Path, timeout: float = 60) -> None:
+def wait_for_worker(engine, chosen, log: Path, timeout: float = 60) -> None:
     """Until the worker listens: registered with RQ, or holding the local lock and done
     importing PyCaret (it takes the lock first, so a second worker exits at once)."""
     from rq import Queue, Worker
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if runner == "rq" and Worker.count(queue=Queue(jobs.QUEUE, connection=client)):
+        if chosen.kind == "rq" and Worker.count(
+            queue=Queue(chosen.queue, connection=chosen.connection)
+        ):
             break
-        if runner == "local" and jobs.local_worker_pid(engine) and ready(log):
+        if chosen.kind == "local" and jobs.local_worker_pid(engine) and ready(log):
             break
         time.sleep(0.2)
     else:
-        raise SystemExit(f"the {runner} worker did not start within {timeout} s")
+        raise SystemExit(f"the {chosen.kind} worker did not start within {timeout} s")
 
 
 def ready(log: Path) -> bool:
