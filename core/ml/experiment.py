@@ -58,6 +58,12 @@ def preload() -> None:
     _pycaret()
 
 
+# Folds run in parallel processes, and joblib holds each to cpu_count // n_jobs threads,
+# but LightGBM asks OpenMP for every core itself: two folds' spinning threads on two cores
+# made its cross-validation 0.3-12 s a fold from run to run (plain compare_models too).
+CV_ESTIMATOR_ARGS = {"lightgbm": {"n_jobs": 1}}
+
+
 def start_worker_processes() -> threading.Thread:
     """Start joblib's cross-validation processes in the background; join before training.
 
@@ -166,6 +172,7 @@ class Experiment:
             verbose=False,
             system=False,
             error_score=0.0,
+            **CV_ESTIMATOR_ARGS.get(model_id, {}),
         )
         results = self.exp.pull(pop=True)
         means = {name: float(results.loc["Mean", name]) for name in COLUMNS if name in results}
