@@ -10,6 +10,9 @@ from dataclasses import asdict
 
 from tqdm import tqdm
 
+from core.auth.access import AccessDenied
+from core.auth.cli import add_users_command
+from core.auth.users import UserError
 from core.cache import describe, get_store
 from core.data.dataset import DataError, validate_frame
 from core.data.loader import SourceError, find_source, read_source
@@ -20,7 +23,7 @@ from core.db.engine import DatabaseError, get_engine
 from core.settings import SettingsError, get_settings
 
 # Failures that end a command with a one-line message instead of a traceback.
-EXPECTED_ERRORS = (SettingsError, SourceError, DatabaseError, ValueError)
+EXPECTED_ERRORS = (SettingsError, SourceError, DatabaseError, ValueError, AccessDenied, UserError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     add_score_command(commands)
     add_worker_command(commands)
     add_train_command(commands)
+    add_users_command(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     exact_median_clients: int = Field(20_000, ge=0)
     median_sample_size: int = Field(200_000, ge=0)
     median_sample_target: int = Field(30_000, gt=0)
+    # A dashboard session that sees no action for this many minutes asks for the login again.
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
 
     @field_validator("database_url")
     @classmethod

@@ -27,7 +27,11 @@ DEPENDS = {
     "worker": {"db": HEALTHY, "redis": HEALTHY, "init": DONE},
 }
 COMMANDS = {
-    "init": ["python", "-m", "core", "load", "--if-empty"],
+    "init": [
+        "sh",
+        "-c",
+        "python -m core users init-admin && exec python -m core load --if-empty",
+    ],
     "worker": ["python", "-m", "core", "worker"],
     "api": ["python", "-m", "api", "--host", "0.0.0.0", "--port", "8000"],
     "dashboard": [

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine
 
+from core.auth import audit
+from core.auth.access import SYSTEM, Actor, require
 from core.cache import invalidate
 from core.data.dataset import parse_csv
 from core.data.loader import LoadResult, Progress, load_frame
-from core.db.engine import DatabaseError
+from core.db.engine import DatabaseError, connect
 from core.explore.summaries import refresh_summaries
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ def publish_file(
     replace: bool = False,
     progress: Progress | None = None,
     stage: Stage | None = None,
+    actor: Actor = SYSTEM,
 ) -> Published:
     """Validate a data file's bytes and publish them (see `publish`); its sha256 is kept in
     the load history. A bad file raises DataError and writes nothing."""
@@ -58,6 +61,7 @@ def publish_file(
         replace=replace,
         progress=progress,
         stage=stage,
+        actor=actor,
     )
 
 
@@ -71,6 +75,7 @@ def publish(
     replace: bool = False,
     progress: Progress | None = None,
     stage: Stage | None = None,
+    actor: Actor = SYSTEM,
 ) -> Published:
     """Load a validated frame (core.data.loader.load_frame), drop the query results cached
     in `store`, then rebuild the explore summaries.
@@ -78,9 +83,12 @@ def publish(
     `progress(done, total)` follows the rows written; `stage(text)` is called when the
     summaries start. The load is one transaction: when it fails (DataError, DatabaseError)
     nothing is written and nothing after it runs. A failure while rebuilding the summaries
-    leaves the load in place and is returned as `summaries_error`.
+    leaves the load in place and is returned as `summaries_error`. `actor` must be allowed
+    to load data (core.auth); the load is written to the audit log in its name.
     """
+    require(actor, "load_data")
     result = load_frame(engine, frame, source, sha256=sha256, replace=replace, progress=progress)
+    _audit_load(engine, actor, source, replace, result)
     invalidate(store)
     if stage:
         stage(SUMMARIES_STAGE)
@@ -90,3 +98,10 @@ def publish(
         log.warning("summaries not rebuilt after loading %s: %s", source, exc)
         return Published(result, str(exc))
     return Published(result)
+
+
+def _audit_load(engine: Engine, actor: Actor, source: str, replace: bool, result) -> None:
+    how = "replaced the data set with" if replace else "loaded"
+    with connect(engine, write=True) as connection:
+        detail = f"{how} {source} ({result.clients:,} clients after)"
+        audit.record(connection, actor, "data_loaded", detail)

@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
+from core.auth import audit
+from core.auth.access import SYSTEM, Actor, require
 from core.db.engine import SQLITE_LOCK_SECONDS, connect
 from core.db.schema import Client, LeaderboardRow, TrainingJob
 from core.ml.params import MODELS, TrainingError, TrainingParams, check_params
@@ -126,14 +128,22 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def submit(engine: Engine, params: Mapping[str, Any] | TrainingParams, runner) -> str:
+def submit(
+    engine: Engine,
+    params: Mapping[str, Any] | TrainingParams,
+    runner,
+    *,
+    actor: Actor = SYSTEM,
+) -> str:
     """Check `params`, write a queued job, hand it to `runner`; return the job id.
 
     `params` are check_params' keywords (folds, version, models, metric, sample_size,
     fix_imbalance). `runner` is core.jobs.rq.RqRunner or core.jobs.local.LocalRunner (see
     core.jobs.runners.runner_for). Raises TrainingError for bad input (nothing written)
-    and JobError when the runner could not take the job (it is marked failed).
+    and JobError when the runner could not take the job (it is marked failed); AccessDenied
+    when `actor` may not train (core.auth). The job is audited in `actor`'s name.
     """
+    require(actor, "train")
     checked = params if isinstance(params, TrainingParams) else check_params(**params)
     job_id = str(uuid.uuid4())
     with connect(engine, write=True) as connection:
@@ -141,6 +151,9 @@ def submit(engine: Engine, params: Mapping[str, Any] | TrainingParams, runner) -
         if found:
             raise TrainingError(found)
         _insert_job(connection, job_id, checked, runner.kind)
+        audit.record(
+            connection, actor, "training_submitted", f"version {checked.version}, job {job_id}"
+        )
     try:
         runner.hand_over(engine, job_id, len(checked.models))
     except JobError as exc:
@@ -229,8 +242,9 @@ def _insert_job(connection, job_id: str, params: TrainingParams, runner: str) ->
     )
 
 
-def cancel(engine: Engine, job_id: str) -> Job:
+def cancel(engine: Engine, job_id: str, *, actor: Actor = SYSTEM) -> Job:
     """Cancel a queued job now, or ask a running one to stop after its current model."""
+    require(actor, "train")
     with connect(engine, write=True) as connection:
         queued = connection.execute(
             update(TrainingJob)

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.auth import audit
+from core.auth.access import SYSTEM, Actor, require
 from core.db.engine import connect
 from core.db.schema import ModelVersion
 
@@ -250,9 +252,11 @@ def default_version(engine: Engine) -> str | None:
     return champion_or_latest(list_versions(engine))
 
 
-def set_champion(engine: Engine, version: str) -> None:
-    """Make `version` the default model for scoring (and no other)."""
+def set_champion(engine: Engine, version: str, *, actor: Actor = SYSTEM) -> None:
+    """Make `version` the default model for scoring (and no other); `actor` must be allowed
+    to (core.auth) and the change is written to the audit log in its name."""
     global _changes
+    require(actor, "set_champion")
     version = format_version(version)
     with connect(engine, write=True) as connection:
         exists = connection.scalar(
@@ -264,6 +268,7 @@ def set_champion(engine: Engine, version: str) -> None:
         connection.execute(
             update(ModelVersion).where(ModelVersion.version == version).values(is_champion=True)
         )
+        audit.record(connection, actor, "champion_changed", f"version {version} is champion")
     _changes += 1
 
 

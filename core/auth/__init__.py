@@ -1,0 +1,60 @@
+"""Access control: users, roles, API keys and the audit log. Pages and routes ask here who
+the caller is; core functions that change things take an `actor` and check it."""
+
+from core.auth.access import (
+    ACTIONS,
+    OPEN,
+    ROLES,
+    SYSTEM,
+    AccessDenied,
+    Actor,
+    describe,
+    require,
+)
+from core.auth.audit import Entry, recent, record
+from core.auth.users import (
+    LoginError,
+    UserError,
+    UserInfo,
+    access_control_on,
+    add_user,
+    authenticate,
+    key_actor,
+    list_users,
+    lock_seconds,
+    new_key,
+    remove_user,
+    revoke_key,
+    set_password,
+    set_role,
+    user_actor,
+)
+
+__all__ = [
+    "ACTIONS",
+    "OPEN",
+    "ROLES",
+    "SYSTEM",
+    "AccessDenied",
+    "Actor",
+    "Entry",
+    "LoginError",
+    "UserError",
+    "UserInfo",
+    "access_control_on",
+    "add_user",
+    "authenticate",
+    "describe",
+    "key_actor",
+    "list_users",
+    "lock_seconds",
+    "new_key",
+    "recent",
+    "record",
+    "remove_user",
+    "require",
+    "revoke_key",
+    "set_password",
+    "set_role",
+    "user_actor",
+]
