@@ -333,7 +333,7 @@ def _artifact(engine: Engine, version: str) -> bytes:
     return artifact
 
 
-def _verify(version: str, artifact: bytes, digest: str, signature: str | None, key: bytes):
+def _verify(version: str, artifact: bytes, digest: str, signature: str | None, key: bytes) -> None:
     actual = hashlib.sha256(artifact).hexdigest()
     if actual != digest:
         raise ArtifactError(

@@ -90,8 +90,9 @@ def _file_error(path: Path, exc: BaseException) -> SettingsError:
 
 def sign(version: str, artifact: bytes, key: bytes) -> str:
     """The signature (hex) of `artifact` stored as model `version` (formatted, "1.0")."""
-    message = version.encode() + b"\0" + artifact
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    mac = hmac.new(key, version.encode() + b"\0", hashlib.sha256)
+    mac.update(artifact)  # any bytes-like, not copied
+    return mac.hexdigest()
 
 
 def is_signed(version: str, artifact: bytes, signature: str | None, key: bytes) -> bool:
