@@ -1,5 +1,6 @@
 """Errors as JSON `{"detail": "..."}`: bad input 422 naming each field, a database or Redis
-that is down 503 with the reason, anything unexpected 500 without a traceback."""
+that is down 503 with the reason, a stored model that fails its sha256 or signature check 409,
+anything unexpected 500 without a traceback."""
 
 from __future__ import annotations
 
@@ -105,8 +106,10 @@ def _redis(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, f"Redis is unavailable: {exc}")
 
 
-def _damaged(_request: Request, exc: ArtifactError) -> JSONResponse:
-    return error_response(500, str(exc))
+def _refused_model(_request: Request, exc: ArtifactError) -> JSONResponse:
+    # 409: the request is fine, the stored version conflicts with this deployment (damaged,
+    # unsigned, or signed under another key); retrying does not help, retraining does.
+    return error_response(409, str(exc))
 
 
 def _problem(_request: Request, exc: Problem) -> JSONResponse:
@@ -148,7 +151,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TrainingError, _training)
     app.add_exception_handler(DatabaseError, _unavailable)
     app.add_exception_handler(SettingsError, _misconfigured)
-    app.add_exception_handler(ArtifactError, _damaged)
+    app.add_exception_handler(ArtifactError, _refused_model)
     app.add_exception_handler(Problem, _problem)
     for kind in REDIS_ERRORS:
         if kind is not OSError:

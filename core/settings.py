@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -16,6 +16,8 @@ DATA_DIR = ROOT / "data"
 ENV_FILE = ROOT / ".env"
 DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'credit.db'}"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# HMAC keys shorter than this are refused: 32 random characters are well beyond guessing.
+MIN_SIGNING_KEY_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -38,6 +40,10 @@ class Settings(BaseSettings):
     median_sample_target: int = Field(30_000, gt=0)
     # A dashboard session that sees no action for this many minutes asks for the login again.
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    # The key model artifacts are signed with (core.ml.signing); unset, a random key is made
+    # once into MODEL_SIGNING_KEY_FILE and read from there.
+    model_signing_key: SecretStr | None = None
+    model_signing_key_file: Path = DATA_DIR / "model-signing.key"
 
     @field_validator("database_url")
     @classmethod
@@ -52,6 +58,22 @@ class Settings(BaseSettings):
                 f"REDIS_URL={value!r} is not a Redis URL; expected redis://host:port/db"
             )
         return value
+
+    @field_validator("model_signing_key")
+    @classmethod
+    def _check_signing_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SIGNING_KEY_LENGTH:
+            raise ValueError(short_key_message("MODEL_SIGNING_KEY", value.get_secret_value()))
+        return value
+
+
+def short_key_message(where: str, key: str) -> str:
+    """Why a signing key is refused: too short. Names where it came from, never the key."""
+    return (
+        f"{where} is too short ({len(key)} characters); it needs at least "
+        f"{MIN_SIGNING_KEY_LENGTH}, e.g. the output of "
+        '`python -c "import secrets; print(secrets.token_hex(32))"`'
+    )
 
 
 # Postgres URLs as people write them, all served by psycopg 3: the loaders use its COPY API.

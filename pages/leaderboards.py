@@ -8,12 +8,15 @@ import streamlit as st
 from core.db.engine import DatabaseError
 from core.ml.leaderboard import leaderboard, version_history
 from core.ml.registry import (
+    ArtifactError,
     VersionError,
     champion_or_latest,
+    check_artifact,
     get_version,
     list_versions,
     set_champion,
 )
+from core.settings import SettingsError
 from core.vocabulary import METRICS
 from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with
@@ -99,12 +102,32 @@ score.metric(info.metric, f"{info.score or 0:.4f}")
 data.metric("Rows · folds", f"{info.rows:,} · {info.folds}")
 made.metric("Created (UTC)", f"{info.created_at:%Y-%m-%d %H:%M}")
 
-if info.is_champion:
+
+def refusal(version: str) -> Exception | None:
+    """Why scoring would refuse `version` (its sha256 or signature check), else None."""
+    try:
+        check_artifact(engine(), version)
+    except (ArtifactError, VersionError, SettingsError) as exc:
+        return exc
+    except DatabaseError as exc:
+        stop_with(exc)
+    return None
+
+
+refused = refusal(detail)
+if refused is not None:
+    st.error(f"Version {detail} cannot be used for scoring: {refused}.")
+    if info.is_champion:
+        st.warning(
+            "It is the champion: scoring without a version fails until another version "
+            "is made the champion."
+        )
+elif info.is_champion:
     st.success(f"Version {detail} is the champion: scoring uses it by default.")
 elif st.button(f"Make version {detail} the champion", key="lb_champion", type="primary"):
     try:
         set_champion(engine(), detail)
-    except (VersionError, DatabaseError) as exc:
+    except (VersionError, ArtifactError, SettingsError, DatabaseError) as exc:
         st.error(f"Version {detail} could not be made the champion: {exc}")
     else:
         st.rerun()

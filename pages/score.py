@@ -20,6 +20,7 @@ from core.serving.scoring import (
     score,
     score_file,
 )
+from core.settings import SettingsError
 from core.vocabulary import LABELS, STATUS_LABELS
 from dashboard.charts import scoring as figures
 from dashboard.components import engine, stop_with
@@ -83,7 +84,7 @@ threshold = cut.slider(
 
 try:
     get_model(engine(), version)
-except (ArtifactError, VersionError) as exc:
+except (ArtifactError, VersionError, SettingsError) as exc:
     st.error(f"Model version {version} cannot be used: {exc}")
     st.stop()
 except DatabaseError as exc:
@@ -223,7 +224,7 @@ def run_score(features: dict) -> None:
         st.session_state.pop("score_result", None)
         st.error("The client cannot be scored:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
         return
-    except DatabaseError as exc:
+    except (DatabaseError, ArtifactError, SettingsError) as exc:
         st.error(f"Nothing was scored: {exc}")
         return
     st.session_state["score_result"] = (result, why)
@@ -262,7 +263,7 @@ def batch_tab() -> None:
         except DataError as exc:
             st.session_state.pop("score_batch", None)
             st.error("Nothing was scored: the file has problems.\n\n" + bullets(exc))
-        except DatabaseError as exc:
+        except (DatabaseError, ArtifactError, SettingsError) as exc:
             st.error(f"Nothing was scored: {exc}")
         else:
             st.session_state["score_batch"] = (upload.name, results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import NoReturn
 
@@ -17,6 +18,9 @@ from core.settings import get_settings
 ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("CREDIT_DATA", ROOT.parent / "shared" / "data" / "credit.csv"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Models are signed under a key made for this run (subprocesses inherit it), so no test writes
+# a key file into the project's data/; tests of the key file unset it themselves.
+os.environ["MODEL_SIGNING_KEY"] = secrets.token_hex(32)
 
 
 def unavailable(message: str) -> NoReturn:

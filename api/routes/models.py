@@ -23,6 +23,12 @@ VERSION_ERRORS = {
     422: {"model": ErrorOut, "description": "not a version number like 1.0"},
     **UNAVAILABLE,
 }
+REFUSED = {
+    409: {
+        "model": ErrorOut,
+        "description": "the version's stored model fails its sha256 or signature check",
+    }
+}
 # The evaluation's parts that summarise it; the curves and samples are for the charts.
 EVALUATION_SUMMARY = ("holdout", "confusion", "threshold", "holdout_rows", "importance")
 EVALUATION_SUMMARY += ("importance_kind",)
@@ -82,7 +88,7 @@ def model(version: str, engine: EngineDep) -> ModelDetailOut:
     "/champion",
     summary="Choose the champion",
     response_model=ModelsOut,
-    responses=VERSION_ERRORS,
+    responses={**VERSION_ERRORS, **REFUSED},
 )
 def champion(body: ChampionIn, engine: EngineDep) -> ModelsOut:
     """Make this version the one scoring uses by default; returns the versions."""

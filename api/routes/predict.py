@@ -30,7 +30,11 @@ EXAMPLE = {
 }  # fmt: skip
 ERRORS = {
     404: {"model": ErrorOut, "description": "no model version has this number"},
-    409: {"model": ErrorOut, "description": "no model has been trained yet"},
+    409: {
+        "model": ErrorOut,
+        "description": "no model has been trained yet, or the version's stored model fails "
+        "its sha256 or signature check (refused, never loaded)",
+    },
     422: {"model": ErrorOut, "description": "each bad field named (with its line or item)"},
     503: {"model": ErrorOut, "description": "the database does not answer"},
 }

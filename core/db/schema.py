@@ -219,6 +219,8 @@ class ModelVersion(Base):
     """One trained model: its pickled pipeline, how it was trained and how well it did.
 
     `version` is immutable and written once, with one decimal ("1.0", "1.1", ...).
+    `signature` is the HMAC-SHA256 of version and artifact under the deployment's
+    MODEL_SIGNING_KEY (core.ml.signing); NULL for a version that could not be signed.
     """
 
     __tablename__ = "model_versions"
@@ -236,6 +238,7 @@ class ModelVersion(Base):
     evaluation: Mapped[dict] = mapped_column(JSON)
     artifact: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(String(64), nullable=True)
     is_champion: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

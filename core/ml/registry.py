@@ -1,4 +1,8 @@
-"""The model registry: immutable, versioned, sha256-checked model pipelines."""
+"""The model registry: immutable, versioned model pipelines, signed and checked.
+
+Every artifact is stored with its sha256 and its signature (core.ml.signing: HMAC-SHA256
+under the deployment's MODEL_SIGNING_KEY); both are checked before any unpickling.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +24,17 @@ from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
 from core.db.engine import connect
 from core.db.schema import ModelVersion
+from core.ml.signing import is_signed, sign, signing_key
 
 # Versions fit the registry's column (String(20)) and Decimal's precision with room to spare.
 MAX_VERSION = Decimal("999999.9")
 LIBRARIES = ("pycaret", "scikit-learn", "numpy", "pandas", "lightgbm")
 TABLE = ModelVersion.__table__
-# Everything but the pickled bytes and the evaluation, the two large columns.
-SUMMARY_COLUMNS = [c for c in TABLE.columns.keys() if c not in ("artifact", "evaluation")]
+# Everything but the pickled bytes and the evaluation, the two large columns (and the
+# signature, which says nothing until it is checked against the bytes).
+SUMMARY_COLUMNS = [
+    c for c in TABLE.columns.keys() if c not in ("artifact", "evaluation", "signature")
+]
 # Bumped whenever this process saves a version or picks a champion, so caches of "which
 # version is the default" drop their answer at once (other processes' changes: see callers).
 _changes = 0
@@ -37,7 +45,11 @@ class VersionError(ValueError):
 
 
 class ArtifactError(RuntimeError):
-    """A stored model whose bytes do not match their sha256: never unpickled."""
+    """A stored model whose bytes fail their sha256 or signature check: never unpickled."""
+
+
+class SignatureError(ArtifactError):
+    """A stored model not signed with this deployment's MODEL_SIGNING_KEY: never unpickled."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,9 @@ def save_version(
 ) -> str:
     """Store a pipeline under `version` inside the caller's transaction; return its sha256.
 
+    The artifact is signed with this deployment's key (core.ml.signing); SettingsError
+    when there is no usable key.
+
     The evaluation gets a "serving" record: whether the pipeline's compiled predictor
     (core.serving.compiled) gave its probabilities on sample rows, or why the pipeline
     itself serves. Raises VersionError when the version is already used: versions are
@@ -133,6 +148,7 @@ def save_version(
     evaluation = {**evaluation, "serving": verification.as_dict()}
     artifact = pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL)
     digest = hashlib.sha256(artifact).hexdigest()
+    signature = sign(version, artifact, signing_key())
     row = dict(
         version=version,
         job_id=job_id,
@@ -147,6 +163,7 @@ def save_version(
         evaluation=_jsonable(evaluation),
         artifact=artifact,
         sha256=digest,
+        signature=signature,
         is_champion=False,
         created_at=datetime.now(UTC),
     )
@@ -254,10 +271,15 @@ def default_version(engine: Engine) -> str | None:
 
 def set_champion(engine: Engine, version: str, *, actor: Actor = SYSTEM) -> None:
     """Make `version` the default model for scoring (and no other); `actor` must be allowed
-    to (core.auth) and the change is written to the audit log in its name."""
+    to (core.auth) and the change is written to the audit log in its name.
+
+    VersionError for an unknown version, ArtifactError (SignatureError) for one that
+    scoring would refuse: a champion must be loadable.
+    """
     global _changes
     require(actor, "set_champion")
     version = format_version(version)
+    check_artifact(engine, version)
     with connect(engine, write=True) as connection:
         exists = connection.scalar(
             select(ModelVersion.version).where(ModelVersion.version == version)
@@ -273,27 +295,82 @@ def set_champion(engine: Engine, version: str, *, actor: Actor = SYSTEM) -> None
 
 
 def load_pipeline(engine: Engine, version: str) -> Any:
-    """The unpickled pipeline of `version`, checked against its sha256, cached in process."""
+    """The unpickled pipeline of `version`, cached in process.
+
+    Its bytes are checked against their sha256 and their signature first: ArtifactError
+    (SignatureError for a missing or wrong signature) and nothing unpickled when either
+    fails; VersionError for an unknown version.
+    """
     version = format_version(version)
+    digest, signature = _checks(engine, version)
+    return _load_checked(engine, version, digest, signature, signing_key())
+
+
+def check_artifact(engine: Engine, version: str) -> None:
+    """Raise ArtifactError (SignatureError) unless `version`'s bytes pass their sha256 and
+    signature checks, as loading would; nothing is unpickled. A pass is remembered in
+    process for the same stored sha256, signature and key."""
+    version = format_version(version)
+    digest, signature = _checks(engine, version)
+    _checked_once(engine, version, digest, signature, signing_key())
+
+
+def _checks(engine: Engine, version: str) -> tuple[str, str | None]:
+    """The stored sha256 and signature of `version`; VersionError when there is none."""
     with connect(engine) as connection:
-        digest = connection.scalar(
-            select(ModelVersion.sha256).where(ModelVersion.version == version)
-        )
-    if digest is None:
+        row = connection.execute(
+            select(ModelVersion.sha256, ModelVersion.signature).where(
+                ModelVersion.version == version
+            )
+        ).first()
+    if row is None:
         raise VersionError(f"no model version {version}")
-    return _load_checked(engine, version, digest)
+    return row.sha256, row.signature
 
 
-@lru_cache(maxsize=16)
-def _load_checked(engine: Engine, version: str, digest: str) -> Any:
+def _artifact(engine: Engine, version: str) -> bytes:
     with connect(engine) as connection:
         artifact = connection.scalar(
             select(ModelVersion.artifact).where(ModelVersion.version == version)
         )
+    if artifact is None:
+        raise VersionError(f"no model version {version}")
+    return artifact
+
+
+def _verify(version: str, artifact: bytes, digest: str, signature: str | None, key: bytes) -> None:
     actual = hashlib.sha256(artifact).hexdigest()
     if actual != digest:
         raise ArtifactError(
             f"model version {version} is damaged: its sha256 is {actual}, the registry says "
             f"{digest}; it was not loaded"
         )
+    if not signature:
+        raise SignatureError(
+            f"model version {version} is not signed: saved before models were signed and "
+            "changed since, or written into the registry by hand; refused, not loaded, "
+            "retrain it"
+        )
+    if not is_signed(version, artifact, signature, key):
+        raise SignatureError(
+            f"model version {version} is not signed with this deployment's "
+            "MODEL_SIGNING_KEY: refused, not loaded; set the key it was saved under, or "
+            "retrain it"
+        )
+
+
+@lru_cache(maxsize=64)
+def _checked_once(
+    engine: Engine, version: str, digest: str, signature: str | None, key: bytes
+) -> None:
+    _verify(version, _artifact(engine, version), digest, signature, key)
+
+
+@lru_cache(maxsize=16)
+def _load_checked(
+    engine: Engine, version: str, digest: str, signature: str | None, key: bytes
+) -> Any:
+    # The very bytes that passed the checks are the ones unpickled.
+    artifact = _artifact(engine, version)
+    _verify(version, artifact, digest, signature, key)
     return pickle.loads(artifact)

@@ -15,6 +15,7 @@ from core.serving.scoring import score
 from core.vocabulary import FEATURES, ID
 from tests.api.conftest import client_for
 from tests.jobs_support import load_clients, real_frame
+from tests.tampering import evil_artifact, tamper
 from tests.trained import register
 
 CLIENT = {name: int(real_frame().at[0, name]) for name in FEATURES}
@@ -233,9 +234,30 @@ def test_batch_predictions_from_json_and_csv(api, engine):
     assert plain.status_code == 415
 
 
-def test_a_damaged_model_is_a_500_that_says_so(api, engine):
+def test_a_damaged_model_is_a_409_that_says_so(api, engine):
     register(engine, "1.0", "lr")
     with engine.begin() as connection:
         connection.execute(update(ModelVersion).values(artifact=b"not the pickled model"))
     damaged = api.post("/predict/realtime/", json=CLIENT)
-    assert damaged.status_code == 500 and "damaged" in damaged.json()["detail"]
+    assert damaged.status_code == 409 and "damaged" in damaged.json()["detail"]
+
+
+def test_a_tampered_model_is_refused_and_never_unpickled(api, engine, tmp_path):
+    """A pickle that runs code, stored with a matching sha256 but no valid signature."""
+    register(engine, "1.0", "lr")
+    marker = tmp_path / "ran"
+    tamper(engine, "1.0", evil_artifact(marker))
+    refused = [
+        api.post("/predict/realtime/", json=CLIENT),
+        api.post("/predict/realtime/?version=1.0", json=CLIENT),
+        api.post("/predict/batch/", json=[CLIENT, CLIENT]),
+        api.put("/models/champion", json={"version": "1.0"}),
+    ]
+    for answer in refused:
+        assert answer.status_code == 409
+        assert answer.json()["detail"].startswith(
+            "model version 1.0 is not signed with this deployment's MODEL_SIGNING_KEY: "
+            "refused, not loaded"
+        )
+    assert not marker.exists()
+    assert api.get("/models").json()["champion"] is None

@@ -1,5 +1,6 @@
 """AppTest of the Leaderboards page on two versions trained by real jobs: side by side,
-the charts, one version in detail, marking the champion; no versions; database down."""
+the charts, one version in detail, marking the champion; no versions; a tampered version;
+database down."""
 
 import os
 
@@ -15,6 +16,8 @@ from tests.conftest import IN_CI
 from tests.dashboard.charts import chart, texts
 from tests.jobs_support import load_clients, rq_runner
 from tests.queries import counting_queries
+from tests.tampering import evil_artifact, tamper
+from tests.trained import register
 
 PAGE = "../pages/leaderboards.py"
 
@@ -114,6 +117,26 @@ def test_choosing_no_version_says_so(dashboard, trained_db):
     app.multiselect(key="lb_versions").set_value([]).run()
     assert not app.exception
     assert "Choose at least one version." in texts(app.info)
+
+
+def test_a_tampered_version_is_named_and_cannot_be_the_champion(dashboard, tmp_path):
+    url = f"sqlite:///{tmp_path / 'tampered.db'}"
+    engine = make_engine(url)
+    register(engine, "1.0", "lr")
+    register(engine, "2.0", "lr")
+    marker = tmp_path / "ran"
+    tamper(engine, "1.0", evil_artifact(marker))  # a matching sha256, no valid signature
+    app = dashboard(PAGE, DATABASE_URL=url)
+    assert not app.exception and not app.error  # 2.0, the newest, is shown: it is genuine
+    assert [b.key for b in app.button] == ["lb_champion"]
+    app.selectbox(key="lb_detail").set_value("1.0").run()
+    assert not app.exception and not [b for b in app.button if b.key == "lb_champion"]
+    assert texts(app.error).startswith(
+        "Version 1.0 cannot be used for scoring: model version 1.0 is not signed with this "
+        "deployment's MODEL_SIGNING_KEY: refused, not loaded"
+    )
+    assert not marker.exists() and default_version(engine) == "2.0"
+    engine.dispose()
 
 
 def test_database_down_is_said_not_a_traceback(dashboard):

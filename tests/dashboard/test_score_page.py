@@ -1,5 +1,5 @@
 """AppTest of the Score page: the form and its result, prefill, batch files, monitoring,
-no model yet, a damaged model and a database that is down."""
+no model yet, a damaged or tampered model and a database that is down."""
 
 import base64
 import json
@@ -16,6 +16,7 @@ from core.serving.scoring import score
 from core.vocabulary import FEATURES, ID, TARGET
 from tests.dashboard.charts import metrics
 from tests.queries import counting_queries
+from tests.tampering import evil_artifact, tamper
 from tests.trained import real_frame, register
 
 PAGE = "../pages/score.py"
@@ -228,6 +229,26 @@ def test_a_damaged_model_is_refused_with_a_message(dashboard, tmp_path):
     assert not app.exception
     assert "Model version 2.0 cannot be used" in app.error[0].value
     assert "damaged" in app.error[0].value
+    engine.dispose()
+
+
+def test_a_tampered_model_is_refused_with_a_message_and_never_unpickled(dashboard, tmp_path):
+    url = f"sqlite:///{tmp_path / 'tampered.db'}"
+    engine = make_engine(url)
+    load_frame(engine, real_frame().iloc[:500], "credit.csv")
+    register(engine, "1.0", "lr")
+    register(engine, "2.0", "lr")
+    marker = tmp_path / "ran"
+    tamper(engine, "2.0", evil_artifact(marker))  # a matching sha256, no valid signature
+    app = dashboard(PAGE, DATABASE_URL=url)
+    assert not app.exception and not app.tabs
+    assert app.error[0].value.startswith(
+        "Model version 2.0 cannot be used: model version 2.0 is not signed with this "
+        "deployment's MODEL_SIGNING_KEY: refused, not loaded"
+    )
+    app.selectbox(key="score_version").set_value("1.0").run()
+    assert not app.exception and not app.error and app.tabs
+    assert not marker.exists()
     engine.dispose()
 
 
