@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     exact_median_clients: int = Field(20_000, ge=0)
     median_sample_size: int = Field(200_000, ge=0)
     median_sample_target: int = Field(30_000, gt=0)
+    # Days the prediction log keeps each scored client's inputs (core.serving.retention).
+    prediction_retention_days: int = Field(90, ge=1)
 
     @field_validator("database_url")
     @classmethod
