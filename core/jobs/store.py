@@ -221,9 +221,10 @@ class _VersionTaken(Exception):
 def _claim_version(connection, job_id: str, params: TrainingParams, runner: str) -> None:
     """Insert the job: the unique index on active jobs' versions lets one claim win.
 
-    The version is looked up in the registry again after the insert: a job that saved it
-    and ended just before the insert no longer holds the index, but its saved row is seen
-    now (Postgres reads what committed before each statement; SQLite writes one at a time).
+    The version is looked up in the registry again after the insert: a version saved
+    between the check and the insert (while the insert waited for SQLite's write lock,
+    say) by a job that has ended no longer holds the index, but its saved row is seen now
+    (Postgres reads what committed before each statement; SQLite writes one at a time).
     """
     try:
         connection.execute(

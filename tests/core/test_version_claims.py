@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import multiprocessing
 import queue as queues
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sklearn.linear_model import LogisticRegression
 
 from core import jobs
 from core.db.engine import MIGRATIONS, make_engine, migrate
@@ -18,6 +22,7 @@ from core.db.schema import TrainingJob
 from core.jobs.runner import train_job
 from core.jobs.store import mark_failed, reap_stale
 from core.ml.params import TrainingError
+from core.ml.registry import save_version
 from tests.conftest import fresh_postgres, postgres_url
 from tests.jobs_support import load_clients, stand_in, url_of
 
@@ -203,3 +208,39 @@ def test_the_migration_keeps_the_first_of_two_active_jobs_of_one_version(at_0009
                     id="third", state="queued", version="2.0", submitted_at=start, **common
                 )
             )
+
+
+def test_a_version_saved_while_the_insert_waits_is_refused(engine):
+    """The check passes, the insert waits for a writer that saves the version meanwhile:
+    the registry is read again after the insert, so the job is refused, not queued."""
+    load_clients(engine, 300)
+    outcome: list = []
+
+    def submit() -> None:
+        try:
+            outcome.append(jobs.submit(engine, params("1.0"), IdleRunner()))
+        except TrainingError as exc:
+            outcome.append(exc)
+
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text("LOCK TABLE training_jobs IN EXCLUSIVE MODE"))
+        else:  # a write takes SQLite's one write lock; readers go on
+            connection.execute(sa.text("UPDATE deployment SET id = id"))
+        waiting = threading.Thread(target=submit)
+        waiting.start()
+        time.sleep(1)  # the submission checks, then waits to insert
+        save_dummy(connection, "1.0")
+    waiting.join(timeout=60)
+    assert len(outcome) == 1 and isinstance(outcome[0], TrainingError), outcome
+    assert outcome[0].problems[0].startswith("version 1.0 is already used")
+    assert jobs.list_jobs(engine) == []
+
+
+def save_dummy(connection, version: str) -> None:
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    save_version(
+        connection, version=version, pipeline=LogisticRegression().fit(x, x[:, 0] > 0),
+        model_id="lr", model_name="Logistic Regression", metric="AUC", params={},
+        metrics={"AUC": 0.5}, folds=2, rows=40, evaluation={},
+    )  # fmt: skip
