@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     add_worker_command(commands)
     add_train_command(commands)
     add_users_command(commands)
+    add_purge_command(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -317,6 +318,29 @@ def _report_end(job) -> int:
     reason = f": {job.error}" if job.error else ""
     print(f"job {job.state}{seconds}{reason}; no version was saved", file=sys.stderr)
     return 1
+
+
+def add_purge_command(commands) -> None:
+    purge = commands.add_parser(
+        "purge", help="delete logged predictions older than PREDICTION_RETENTION_DAYS"
+    )
+    purge.add_argument(
+        "--days", type=int, help="keep this many days instead (default: the setting, 90)"
+    )
+    purge.set_defaults(handler=run_purge)
+
+
+def run_purge(args) -> int:
+    from core.serving.retention import purge_predictions
+
+    settings = get_settings()
+    days = settings.prediction_retention_days if args.days is None else args.days
+    if days < 1:
+        raise ValueError(f"--days must be at least 1, not {days}")
+    dropped = purge_predictions(get_engine(settings.database_url), days)
+    rows = "logged prediction" if dropped == 1 else "logged predictions"
+    print(f"dropped {dropped:,} {rows} older than {days} day{'' if days == 1 else 's'}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # once into MODEL_SIGNING_KEY_FILE and read from there.
     model_signing_key: SecretStr | None = None
     model_signing_key_file: Path = DATA_DIR / "model-signing.key"
+    # Days the prediction log keeps each scored client's inputs (core.serving.retention).
+    prediction_retention_days: int = Field(90, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -282,6 +283,15 @@ class TrainingJob(Base):
         ),
         Index("ix_training_jobs_state", "state"),
         Index("ix_training_jobs_submitted_at", "submitted_at"),
+        # One active job per version (migration 0012): of two submissions of a version at
+        # the same moment the second insert fails; a failed or cancelled job frees it.
+        Index(
+            "uq_training_jobs_active_version",
+            "version",
+            unique=True,
+            postgresql_where=text("state IN ('queued', 'running')"),
+            sqlite_where=text("state IN ('queued', 'running')"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

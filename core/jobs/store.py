@@ -18,11 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
 from core.db.engine import SQLITE_LOCK_SECONDS, connect
-from core.db.schema import Client, LeaderboardRow, TrainingJob
+from core.db.schema import Client, LeaderboardRow, ModelVersion, TrainingJob
 from core.ml.params import MODELS, TrainingError, TrainingParams, check_params
 from core.ml.registry import format_version, next_version, version_exists
 from core.vocabulary import COLUMNS
@@ -139,21 +140,27 @@ def submit(
 
     `params` are check_params' keywords (folds, version, models, metric, sample_size,
     fix_imbalance). `runner` is core.jobs.rq.RqRunner or core.jobs.local.LocalRunner (see
-    core.jobs.runners.runner_for). Raises TrainingError for bad input (nothing written)
-    and JobError when the runner could not take the job (it is marked failed); AccessDenied
-    when `actor` may not train (core.auth). The job is audited in `actor`'s name.
+    core.jobs.runners.runner_for). Raises TrainingError for bad input (nothing written),
+    also for a version that is saved or claimed by a queued or running job: the claim is
+    atomic, so of several submissions of one version at the same moment exactly one is
+    accepted. AccessDenied when `actor` may not train (core.auth); the job is audited in
+    `actor`'s name. Raises JobError when the runner could not take the job (it is marked failed,
+    which frees its version).
     """
     require(actor, "train")
     checked = params if isinstance(params, TrainingParams) else check_params(**params)
     job_id = str(uuid.uuid4())
-    with connect(engine, write=True) as connection:
-        found = _database_problems(connection, engine, checked)
-        if found:
-            raise TrainingError(found)
-        _insert_job(connection, job_id, checked, runner.kind)
-        audit.record(
-            connection, actor, "training_submitted", f"version {checked.version}, job {job_id}"
-        )
+    try:
+        with connect(engine, write=True) as connection:
+            found = _database_problems(connection, engine, checked)
+            if found:
+                raise TrainingError(found)
+            _claim_version(connection, job_id, checked, runner.kind)
+            audit.record(
+                connection, actor, "training_submitted", f"version {checked.version}, job {job_id}"
+            )
+    except _VersionTaken:
+        raise TrainingError(_taken_problems(engine, checked.version)) from None
     try:
         runner.hand_over(engine, job_id, len(checked.models))
     except JobError as exc:
@@ -220,19 +227,38 @@ def _version_problems(connection, engine: Engine, version: str) -> list[str]:
     return []
 
 
-def _insert_job(connection, job_id: str, params: TrainingParams, runner: str) -> None:
-    connection.execute(
-        TrainingJob.__table__.insert().values(
-            id=job_id,
-            state="queued",
-            **params.as_row(),
-            models_done=0,
-            models_total=len(params.models),
-            cancel_requested=False,
-            runner=runner,
-            submitted_at=now(),
+class _VersionTaken(Exception):
+    """Another job claimed the version, or saved it, between the check and the insert."""
+
+
+def _claim_version(connection, job_id: str, params: TrainingParams, runner: str) -> None:
+    """Insert the job: the unique index on active jobs' versions lets one claim win.
+
+    The version is looked up in the registry again after the insert: a version saved
+    between the check and the insert (while the insert waited for SQLite's write lock,
+    say) by a job that has ended no longer holds the index, but its saved row is seen now
+    (Postgres reads what committed before each statement; SQLite writes one at a time).
+    """
+    try:
+        connection.execute(
+            TrainingJob.__table__.insert().values(
+                id=job_id,
+                state="queued",
+                **params.as_row(),
+                models_done=0,
+                models_total=len(params.models),
+                cancel_requested=False,
+                runner=runner,
+                submitted_at=now(),
+            )
         )
+    except IntegrityError:  # the transaction is rolled back as _VersionTaken leaves it
+        raise _VersionTaken from None
+    saved = connection.scalar(
+        select(ModelVersion.version).where(ModelVersion.version == params.version)
     )
+    if saved:
+        raise _VersionTaken
     connection.execute(
         LeaderboardRow.__table__.insert(),
         [
@@ -240,6 +266,15 @@ def _insert_job(connection, job_id: str, params: TrainingParams, runner: str) ->
             for i, m in enumerate(params.models)
         ],
     )
+
+
+def _taken_problems(engine: Engine, version: str) -> list[str]:
+    """Why a version just lost its claim, read after the winner committed."""
+    with connect(engine) as connection:
+        found = _version_problems(connection, engine, version)
+    return found or [
+        f"version {version} was claimed by another submission at the same moment; pick another"
+    ]
 
 
 def cancel(engine: Engine, job_id: str, *, actor: Actor = SYSTEM) -> Job:

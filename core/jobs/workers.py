@@ -3,7 +3,8 @@
 `python -m core worker` runs an RQ worker on its database's queue (core.jobs.rq.queue_name)
 when REDIS_URL is set, else (or with --local) a worker that polls the database for local
 jobs. Every worker reaps stale jobs every REAP_SECONDS in a thread of its own, so a dead
-worker's job fails even when no page is open. The dashboard
+worker's job fails even when no page is open; the same thread purges the prediction log's
+rows beyond the retention once an hour (core.serving.retention). The dashboard
 starts a local worker itself (`--local --single`, one per database) when it queues a job
 without Redis, so training never runs inside the Streamlit process.
 """
@@ -26,6 +27,8 @@ from core.jobs.rq import queue_name
 from core.jobs.runner import train_job
 from core.jobs.store import REAP_SECONDS, reap_stale
 from core.ml.experiment import Experiment, preload, stop_worker_processes
+from core.serving.retention import purge_when_due
+from core.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,10 @@ class Reaper:
             reap_stale(engine)
         except DatabaseError as exc:
             log.warning("cannot look for stale jobs: %s", exc)
+        try:
+            purge_when_due(engine)  # the prediction log's old rows, once an hour
+        except (DatabaseError, SettingsError) as exc:
+            log.warning("cannot purge the prediction log: %s", exc)
 
 
 def run_rq_worker(

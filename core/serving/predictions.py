@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import numpy as np
@@ -9,9 +10,13 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from core.db.bulk import write_rows
-from core.db.engine import connect
+from core.db.engine import DatabaseError, connect
 from core.db.schema import Prediction
+from core.serving.retention import purge_when_due
+from core.settings import SettingsError
 from core.vocabulary import FEATURES
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("form", "batch", "cli", "api")
 COLUMNS = ["created_at", "version", "inputs", "probability", "label", "threshold", "source"]
@@ -29,7 +34,8 @@ def log_scores(
     """Write one row per scored client, all in one transaction; return how many.
 
     `features` holds the canonical FEATURES columns (validated integers), in the order of
-    `probabilities`. The rows go through the shared bulk writer (COPY on Postgres).
+    `probabilities`. The rows go through the shared bulk writer (COPY on Postgres). Rows
+    older than PREDICTION_RETENTION_DAYS are then purged when due (once an hour).
     """
     if source not in SOURCES:
         raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
@@ -40,7 +46,17 @@ def log_scores(
     rows = _rows(version, features, np.asarray(probabilities, dtype=float), threshold, source)
     with connect(engine, write=True) as connection:
         write_rows(connection, "predictions", rows)
+    _purge_old_rows(engine)
     return len(rows)
+
+
+def _purge_old_rows(engine: Engine) -> None:
+    """The rows beyond the retention go at most once an hour (core.serving.retention); a
+    failing purge never fails the scores just written."""
+    try:
+        purge_when_due(engine)
+    except (DatabaseError, SettingsError) as exc:
+        log.warning("prediction log: rows beyond the retention were not purged: %s", exc)
 
 
 def _rows(version, features, probabilities, threshold, source) -> pd.DataFrame:
