@@ -18,6 +18,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.errors import _WaitTimeout  # what Connection.wait raises when its timeout ends
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.settings import get_settings
 
@@ -123,6 +124,18 @@ def allow_long_statements(connection: Connection) -> None:
     driver = connection.connection.driver_connection
     if isinstance(driver, AnsweringConnection):
         driver.answer_within = seconds + ANSWER_GRACE
+
+
+def transaction_timeout(connection: Connection) -> float | None:
+    """The statement timeout in force in `connection`'s transaction, in seconds (None when
+    it is not one of ours)."""
+    try:
+        driver = connection.connection.driver_connection
+    except SQLAlchemyError:  # invalidated by the failure being described
+        return None
+    if isinstance(driver, AnsweringConnection) and driver.answer_within is not None:
+        return driver.answer_within - ANSWER_GRACE
+    return None
 
 
 def is_statement_timeout(exc: BaseException) -> bool:

@@ -4,12 +4,17 @@ a local TCP proxy that stops forwarding) and the pool's recovery, on the test Po
 from __future__ import annotations
 
 import socket
+import threading
+import time
+from contextlib import contextmanager
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from core import explore
+from core.data.features import training_frame
 from core.data.loader import load_frame
 from core.data.synthetic import synthetic
 from core.db.engine import DatabaseError, check, connect, make_engine, migrate
@@ -100,6 +105,48 @@ def test_long_operations_get_the_long_timeout_for_their_transaction_only(postgre
     with pytest.raises(DatabaseError, match=r"did not answer within 6 s \(statement timeout\)"):
         with connect(postgres, long=True) as connection:
             connection.execute(text("SELECT pg_sleep(8)"))
+
+
+@contextmanager
+def table_locked(table: str, seconds: float):
+    """Another session holds an exclusive lock on `table` for `seconds`, from when this is
+    entered: whatever reads or writes the table meanwhile waits."""
+    locked = threading.Event()
+
+    def hold():
+        with psycopg.connect(postgres_url()) as session:
+            session.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            time.sleep(seconds)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(30), f"could not lock {table}"
+    try:
+        yield
+    finally:
+        holder.join()
+
+
+LONG_OPERATIONS = {
+    "load": lambda engine: load_frame(engine, synthetic(50).assign(ID=range(500, 550)), "more"),
+    "summary rebuild": lambda engine: explore.refresh_summaries(engine),
+    "training read": lambda engine: training_frame(engine),
+}
+
+
+@pytest.mark.parametrize("operation", LONG_OPERATIONS.values(), ids=LONG_OPERATIONS.keys())
+def test_long_operations_outlast_the_statement_timeout(postgres, settings_env, operation):
+    """Waiting 2.5 s on a lock is past the 1 s statement timeout of queries, but within
+    the long timeout that loads, summary rebuilds and training reads get."""
+    settings_env(DATABASE_LONG_STATEMENT_TIMEOUT="30")
+    load_frame(postgres, synthetic(200), "synthetic")
+    with table_locked("clients", 2.5):
+        with pytest.raises(DatabaseError, match=r"within 1 s \(statement timeout\)"):
+            with connect(postgres) as connection:
+                connection.execute(text("SELECT count(*) FROM clients"))
+    with table_locked("clients", 2.5):
+        operation(postgres)
 
 
 def test_a_stalled_connection_fails_readably_and_the_pool_recovers(proxy):
