@@ -1,11 +1,14 @@
-"""Redis, or an in-process stand-in with the same interface: hit counter and TTL cache."""
+"""Redis, or an in-process stand-in with the same interface: hit counter and TTL cache.
+
+Cached values are stored by core.encoding (JSON and Arrow), never pickled: bytes in Redis
+are data that anyone who can write to Redis may have put there.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import pickle
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 import redis
+
+from core.encoding import DecodeError, EncodeError, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +147,28 @@ class QueryCache:
     def get_or_compute(
         self, data_version: int, name: str, params: dict[str, Any], compute: Callable[[], Any]
     ) -> Any:
+        """The value cached under (data_version, name, params), else `compute()`, stored.
+
+        Bytes under the key that are not a value core.encoding wrote (someone else wrote
+        them, or an older release) count as a miss: the value is computed again and
+        overwrites them. A value core.encoding cannot store exactly is returned uncached.
+        """
         key = self.key(data_version, name, params)
         cached = self._get(key)
         if cached is not None:
-            return pickle.loads(cached)
+            try:
+                return decode(cached)
+            except DecodeError as exc:
+                log.warning(
+                    "query cache: %s does not hold a cached value (%s); recomputing", key, exc
+                )
         value = compute()
-        self._set(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            data = encode(value)
+        except EncodeError as exc:
+            log.warning("query cache: %s left uncached: %s", key, exc)
+            return value
+        self._set(key, data)
         return value
 
     def _get(self, key: str) -> bytes | None:

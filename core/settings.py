@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     credit_data: str | None = None
     cache_ttl: int = 300
+    # Seconds a Postgres statement may run before the server cancels it (core.db.timeouts);
+    # loads, summary rebuilds and training reads get the long one.
+    database_statement_timeout: float = Field(30, gt=0)
+    database_long_statement_timeout: float = Field(1800, gt=0)
     # The Payments page's medians (core.queries.payment_medians): exact while at most
     # EXACT_MEDIAN_CLIENTS clients match; beyond that, on Postgres, estimated from a random
     # sample of MEDIAN_SAMPLE_SIZE clients drawn per load, read far enough to hold about

@@ -1,5 +1,6 @@
 """A TCP forwarder in front of a real service, so a test can take the service away and
-bring it back on the same address (Postgres or Redis "going down" without touching them).
+bring it back on the same address (Postgres or Redis "going down" without touching them),
+or stall it: connections stay open but nothing goes through (a peer gone silent).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ class TcpProxy:
 
     `stop()` closes the listener and cuts every open connection (clients see the service
     go down: refused connections, broken sockets); `start()` listens again on the same port.
+    `stall()` keeps every connection open, and accepts new ones, but forwards nothing
+    (bytes are held; the kernel still acknowledges them, as a stalled middlebox would);
+    `resume()` forwards again.
     """
 
     def __init__(self, host: str, target_port: int):
@@ -27,6 +31,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     def __enter__(self) -> TcpProxy:
         return self.start()
@@ -52,6 +58,12 @@ class TcpProxy:
                 _close(sock)
             self._open.clear()
 
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -72,6 +84,7 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

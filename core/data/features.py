@@ -86,7 +86,7 @@ def training_frame(engine: Engine, limit: int | None = None, offset: int = 0) ->
     """The frame the models learn from: `ID`, the 23 features and `default` of the clients
     with all six months (the first `limit` after skipping `offset`, in id order)."""
     statement = features_query(complete=True, limit=limit, offset=offset)
-    with connect(engine) as connection:
+    with connect(engine, long=True) as connection:
         rows = connection.execute(statement).all()
     return pd.DataFrame.from_records(rows, columns=[ID, *FEATURES, TARGET]).astype(np.int64)
 
@@ -97,7 +97,7 @@ def training_csv_chunks(engine: Engine, chunk_size: int = 20_000) -> Iterator[by
     Rows come from a server-side cursor, so the frame never sits in memory whole; the
     bytes joined equal `training_csv`. Raises DatabaseError when the database fails.
     """
-    with connect(engine) as connection:
+    with connect(engine, long=True) as connection:
         result = connection.execution_options(stream_results=True).execute(
             features_query(complete=True)
         )

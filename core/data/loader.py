@@ -19,6 +19,7 @@ from core.data.dataset import DataError, Problem, parse_csv
 from core.db.bulk import write_rows
 from core.db.engine import DatabaseError, describe_error, migrate
 from core.db.schema import Client, Dataset, Load, Payment
+from core.db.timeouts import allow_long_statements, long_statement_timeout
 from core.settings import DATA_DIR
 from core.vocabulary import BILLS, ID, PAID, STATUS, TARGET
 
@@ -162,6 +163,7 @@ def load_frame(
     tracker = _Tracker(len(clients) + len(payments), progress)
     try:
         with engine.begin() as connection:
+            allow_long_statements(connection)  # COPY of a million clients
             if replace:
                 _clear(connection)
             before = _counts(connection)[0]
@@ -175,7 +177,8 @@ def load_frame(
             load = _Load(source, sha256, replace, added, len(clients) - added, len(payments))
             version = _record(connection, load, counts, started)
     except SQLAlchemyError as exc:
-        raise DatabaseError(describe_error(engine, exc)) from exc
+        timeout = long_statement_timeout()
+        raise DatabaseError(describe_error(engine, exc, timeout=timeout)) from exc
     seconds = (datetime.now(UTC) - started).total_seconds()
     log.info("loaded %s clients from %s in %.1f s", len(clients), source, seconds)
     return LoadResult(

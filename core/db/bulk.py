@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from core.db.engine import DatabaseError, describe_error
+from core.db.timeouts import transaction_timeout
 
 CHUNK = 100_000
 # How SQLAlchemy stores a DateTime on SQLite: naive UTC text.
@@ -46,7 +47,8 @@ def write_rows(
     try:
         writer(connection, table, rows, list(upsert_on), written, chunk)
     except connection.dialect.loaded_dbapi.Error as exc:
-        raise DatabaseError(describe_error(connection.engine, exc)) from exc
+        timeout = transaction_timeout(connection)
+        raise DatabaseError(describe_error(connection.engine, exc, timeout=timeout)) from exc
 
 
 def _chunks(rows: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:

@@ -16,7 +16,17 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.settings import normalise_database_url
+from core.db.timeouts import (
+    TIMEOUT_OPTION,
+    NoAnswer,
+    allow_long_statements,
+    is_statement_timeout,
+    long_statement_timeout,
+    postgres_connect_args,
+    statement_timeout,
+    watch_answers,
+)
+from core.settings import get_settings, normalise_database_url
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -33,8 +43,12 @@ class DatabaseError(RuntimeError):
     """The database cannot be reached or used; the message says which and why."""
 
 
-def make_engine(url: str) -> Engine:
-    """A new engine for `url`; SQLite files get their folder and foreign keys switched on."""
+def make_engine(url: str, *, statement_timeout: float | None = None) -> Engine:
+    """A new engine for `url`; SQLite files get their folder and foreign keys switched on.
+
+    Postgres sessions get a statement timeout (`statement_timeout` seconds, else the setting
+    DATABASE_STATEMENT_TIMEOUT), TCP keepalives and a client deadline (core.db.timeouts).
+    """
     url = normalise_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -43,7 +57,15 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_LOCK_SECONDS})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 3})
+    seconds = statement_timeout or get_settings().database_statement_timeout
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args=postgres_connect_args(seconds),
+        execution_options={TIMEOUT_OPTION: seconds},
+    )
+    watch_answers(engine, seconds)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -82,17 +104,21 @@ def migrate(engine: Engine) -> None:
 
 
 @contextmanager
-def connect(engine: Engine, write: bool = False) -> Iterator[Connection]:
-    """A connection on the migrated schema (a transaction when `write`).
+def connect(engine: Engine, write: bool = False, *, long: bool = False) -> Iterator[Connection]:
+    """A connection on the migrated schema (a transaction when `write`); with `long`, its
+    statements may run up to DATABASE_LONG_STATEMENT_TIMEOUT (training reads).
 
     Database failures come out as DatabaseError with a readable message.
     """
+    timeout = long_statement_timeout() if long else None
     try:
         migrate(engine)
         with engine.begin() if write else engine.connect() as connection:
+            if long:
+                allow_long_statements(connection)
             yield connection
     except SQLAlchemyError as exc:
-        raise DatabaseError(describe_error(engine, exc)) from exc
+        raise DatabaseError(describe_error(engine, exc, timeout=timeout)) from exc
 
 
 def check(engine: Engine) -> None:
@@ -104,8 +130,18 @@ def check(engine: Engine) -> None:
         raise DatabaseError(describe_error(engine, exc)) from exc
 
 
-def describe_error(engine: Engine, exc: BaseException) -> str:
-    """A one-line, password-free description of a database failure."""
+def describe_error(engine: Engine, exc: BaseException, *, timeout: float | None = None) -> str:
+    """A one-line, password-free description of a database failure.
+
+    A statement cancelled by the statement timeout (`timeout` seconds when the caller
+    raised it, else the engine's) or a server that stopped answering says how long it
+    was given."""
     where = engine.url.render_as_string(hide_password=True)
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    error = getattr(exc, "orig", None) or exc
+    if isinstance(error, NoAnswer):
+        return f"database {where} did not answer within {error.seconds:g} s (connection closed)"
+    if is_statement_timeout(error):
+        seconds = timeout or statement_timeout(engine)
+        return f"database {where} did not answer within {seconds:g} s (statement timeout)"
+    reason = str(error).strip().splitlines()[0]
     return f"database {where} is unavailable: {reason}"

@@ -24,6 +24,7 @@ from core.cache import QueryCache
 from core.data.dataset import DOMAINS
 from core.data.features import features_query
 from core.db.engine import DatabaseError, describe_error, migrate
+from core.encoding import cacheable
 from core.explore.cached import frame_query, run_cached
 from core.explore.filters import RANGES, Filters, label
 from core.explore.sql import clients, payments, summary
@@ -36,6 +37,7 @@ BREAKDOWNS = ("sex", "education", "marriage")
 EXPORT_COLUMNS = [ID, *FEATURES, TARGET]
 
 
+@cacheable
 @dataclass(frozen=True)
 class Figures:
     """The headline numbers of the filtered clients; averages are None when none match."""
@@ -46,6 +48,7 @@ class Figures:
     average_limit: float | None
 
 
+@cacheable
 @dataclass(frozen=True)
 class Bounds:
     """Lowest and highest age and credit limit in the data, for the filter sliders."""
@@ -54,6 +57,7 @@ class Bounds:
     limit_bal: tuple[int, int]
 
 
+@cacheable
 @dataclass(frozen=True)
 class ClientRecord:
     """One client: the profile (codes and labels) and six months of history, oldest first."""

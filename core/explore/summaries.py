@@ -42,6 +42,7 @@ from core.db.schema import (
     payment_summary,
     status_moves,
 )
+from core.db.timeouts import allow_long_statements, long_statement_timeout
 from core.explore.filters import Filters
 from core.explore.sql import (
     FILTER_COLUMNS,
@@ -101,6 +102,8 @@ def refresh_summary(engine: Engine, version: int, name: str = CLIENT_SUMMARY) ->
     started = time.perf_counter()
     try:
         with engine.begin() as connection:
+            # Rebuilding, or waiting for another process's rebuild, takes a while.
+            allow_long_statements(connection)
             if not _lock_summary(connection, name, version):
                 return False
             postgres = connection.dialect.name == "postgresql"
@@ -128,7 +131,8 @@ def refresh_summary(engine: Engine, version: int, name: str = CLIENT_SUMMARY) ->
                 update(summary_state).where(summary_state.c.name == name).values(version=version)
             )
     except SQLAlchemyError as exc:
-        raise DatabaseError(describe_error(engine, exc)) from exc
+        timeout = long_statement_timeout()
+        raise DatabaseError(describe_error(engine, exc, timeout=timeout)) from exc
     seconds = time.perf_counter() - started
     log.info("rebuilt the %s summaries for data version %s in %.1f s", name, version, seconds)
     return True

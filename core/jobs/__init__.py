@@ -4,7 +4,7 @@
 runner) is the one explicit upkeep step. Pages and the CLI call what is re-exported here."""
 
 from core.jobs.local import LocalRunner, local_worker_pid, stop_local_worker
-from core.jobs.rq import RqRunner, queue_name
+from core.jobs.rq import RqRunner, queue_name, training_queue, training_worker
 from core.jobs.runners import runner_for
 from core.jobs.store import (
     Job,
@@ -40,4 +40,6 @@ __all__ = [
     "submit",
     "suggest_version",
     "tend",
+    "training_queue",
+    "training_worker",
 ]

@@ -1,10 +1,17 @@
-"""The RQ runner: jobs handed to RQ workers through Redis, on a queue of their database."""
+"""The RQ runner: jobs handed to RQ workers through Redis, on a queue of their database.
+
+RQ pickles job payloads unless told otherwise, and a worker unpickling a payload that
+anyone with access to Redis enqueued runs their code. Our queues and workers use RQ's JSON
+serializer (jobs carry only a job id), so a pickled payload is never loaded: build them
+with `training_queue` and `training_worker`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from rq import Queue, Worker
+from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, select
 
 from core.cache import REDIS_ERRORS, describe
@@ -13,6 +20,18 @@ from core.db.schema import Deployment
 from core.jobs.store import JobError, RunnerStatus
 
 TASK = "core.jobs.runner.run_training"
+SERIALIZER = JSONSerializer
+
+
+def training_queue(name: str, connection) -> Queue:
+    """The RQ queue `name` at the Redis of `connection`, with JSON payloads."""
+    return Queue(name, connection=connection, serializer=SERIALIZER)
+
+
+def training_worker(queues: list[Queue], connection, worker_class=Worker, **options) -> Worker:
+    """A `worker_class` (Worker, or SimpleWorker in one process) on `queues` that reads
+    JSON payloads only; `options` go to its constructor."""
+    return worker_class(queues, connection=connection, serializer=SERIALIZER, **options)
 
 
 def queue_name(engine: Engine) -> str:
@@ -39,7 +58,7 @@ class RqRunner:
         """Enqueue one task per listening worker (at most one per model), so idle workers
         share the job. Raises JobError when Redis does not answer."""
         try:
-            queue = Queue(self.queue, connection=self.connection)
+            queue = training_queue(self.queue, self.connection)
             tasks = max(1, min(models, Worker.count(queue=queue)))
             for task in range(tasks):
                 queue.enqueue(
@@ -62,7 +81,7 @@ class RqRunner:
         """RQ workers listening on this database's queue, or Redis down."""
         where = describe(self.connection)
         try:
-            workers = Worker.count(queue=Queue(self.queue, connection=self.connection))
+            workers = Worker.count(queue=training_queue(self.queue, self.connection))
         except REDIS_ERRORS as exc:
             return RunnerStatus(
                 "rq", False, f"{where} is unavailable, so jobs cannot be queued: {exc}"

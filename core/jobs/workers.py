@@ -18,12 +18,11 @@ import threading
 import time
 
 import redis
-from rq import Queue, Worker
 from sqlalchemy import Engine
 
 from core.db.engine import DatabaseError, make_engine
 from core.jobs.local import LocalLock, next_local_job
-from core.jobs.rq import queue_name
+from core.jobs.rq import queue_name, training_queue, training_worker
 from core.jobs.runner import train_job
 from core.jobs.store import REAP_SECONDS, reap_stale
 from core.ml.experiment import Experiment, preload, stop_worker_processes
@@ -98,9 +97,9 @@ def run_rq_worker(
     """
     preload()
     connection = redis.Redis.from_url(redis_url)  # no socket timeout: RQ blocks on the queue
-    queue = Queue(_queue_of(database_url), connection=connection)
-    worker = Worker(
-        [queue], connection=connection, name=name, work_horse_killed_handler=_kill_leftovers
+    queue = training_queue(_queue_of(database_url), connection)
+    worker = training_worker(
+        [queue], connection, name=name, work_horse_killed_handler=_kill_leftovers
     )
     reaper = Reaper(database_url)
     reaper.start()

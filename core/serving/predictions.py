@@ -44,7 +44,8 @@ def log_scores(
     if not len(features):
         return 0
     rows = _rows(version, features, np.asarray(probabilities, dtype=float), threshold, source)
-    with connect(engine, write=True) as connection:
+    # A scored file of a million clients is one COPY: it gets the long statement timeout.
+    with connect(engine, write=True, long=True) as connection:
         write_rows(connection, "predictions", rows)
     _purge_old_rows(engine)
     return len(rows)

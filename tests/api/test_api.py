@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.engine import make_url
 
 from core.data.features import training_csv
+from core.db.engine import get_engine
 from core.db.schema import ModelVersion
 from core.serving.scoring import score
 from core.vocabulary import FEATURES, ID
 from tests.api.conftest import client_for
+from tests.conftest import fresh_postgres, postgres_url
 from tests.jobs_support import load_clients, real_frame
 from tests.tampering import evil_artifact, tamper
+from tests.tcp_proxy import TcpProxy
 from tests.trained import register
 
 CLIENT = {name: int(real_frame().at[0, name]) for name in FEATURES}
@@ -63,6 +68,32 @@ def test_a_database_that_is_down_gives_503_with_the_reason(real_redis, redis_url
             assert response.status_code == 503, path
             assert "127.0.0.1:1/nowhere" in json.dumps(response.json()), path
             assert "Traceback" not in response.text
+
+
+def test_a_stalled_database_gives_503_with_the_reason(real_redis, redis_url, settings_env):
+    """Postgres behind a proxy that stops forwarding: a readable 503 within the (small)
+    statement timeout, not a hung request; once the path heals the same process answers."""
+    target = make_url(postgres_url())
+    fresh_postgres(postgres_url()).dispose()
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        database = target.set(host="127.0.0.1", port=proxy.port)
+        database = database.render_as_string(hide_password=False)
+        environment = dict(DATABASE_URL=database, REDIS_URL=redis_url)
+        with client_for(settings_env, **environment, DATABASE_STATEMENT_TIMEOUT="1") as api:
+            load_clients(get_engine(database), rows=100)
+            assert api.get("/query/clients/1").status_code == 200
+            proxy.stall()
+            for path in ("/query/clients/2", "/query/clients/age/?sex=2"):
+                response = api.get(path)
+                assert response.status_code == 503, path
+                detail = response.json()["detail"]
+                assert re.search(
+                    f"database .*:{proxy.port}/.* (did not answer|is unavailable)", detail
+                )
+                assert "Traceback" not in response.text
+            proxy.resume()
+            assert api.get("/query/clients/2").status_code == 200
+    get_engine.cache_clear()
 
 
 def url(engine) -> str:

@@ -4,7 +4,7 @@ worker (SimpleWorker, in this process), then followed, listed as a model and sco
 from __future__ import annotations
 
 import pytest
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 
 from core import jobs
 from core.db.engine import get_engine, make_engine
@@ -23,8 +23,8 @@ def test_a_job_submitted_over_http_trains_a_version_that_scores(
     with client_for(settings_env, DATABASE_URL=url_of(engine), REDIS_URL=redis_url) as api:
         queued = api.post("/train/model/", json={"folds": 2, "version": "1.0", "models": ["lr"]})
         assert queued.status_code == 202
-        queue = Queue(jobs.queue_name(engine), connection=real_redis)
-        SimpleWorker([queue], connection=real_redis).work(burst=True)
+        queue = jobs.training_queue(jobs.queue_name(engine), real_redis)
+        jobs.training_worker([queue], real_redis, SimpleWorker).work(burst=True)
         job = api.get(queued.headers["location"]).json()
         assert job["state"] == "finished", job["error"]
         assert job["best_model_id"] == "lr" and job["leaderboard"][0]["metrics"]["AUC"] > 0.5

@@ -47,6 +47,8 @@ def test_database_driver_is_normalised(settings_env, given, expected):
         ("MEDIAN_SAMPLE_TARGET", "0", "MEDIAN_SAMPLE_TARGET: Input should be greater than 0"),
         ("EXACT_MEDIAN_CLIENTS", "-1", "EXACT_MEDIAN_CLIENTS: Input should be greater than or"),
         ("MEDIAN_SAMPLE_SIZE", "many", "MEDIAN_SAMPLE_SIZE: Input should be a valid integer"),
+        ("DATABASE_STATEMENT_TIMEOUT", "0", "DATABASE_STATEMENT_TIMEOUT: Input should be greater"),
+        ("DATABASE_LONG_STATEMENT_TIMEOUT", "soon", "DATABASE_LONG_STATEMENT_TIMEOUT: Input"),
     ],
 )
 def test_a_wrong_value_names_the_setting(settings_env, name, value, message):

@@ -3,16 +3,19 @@ process, on SQLite and on Postgres. Small real samples and fast models keep each
 seconds; the full-data run is marked slow. Every test here runs real processes and
 PyCaret: they are marked `integration` (tests/core/test_job_states.py has the fast ones)."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import zlib
 
 import numpy as np
 import pytest
 import redis
 from rq import Queue, SimpleWorker, Worker
+from rq.serializers import PickleSerializer
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import select
 
@@ -53,8 +56,41 @@ def local_worker(engine):
 def run_rq_burst(runner: jobs.RqRunner) -> None:
     """A real RQ worker, in this process, until the runner's queue is empty."""
     connection = runner.connection
-    worker = SimpleWorker([Queue(runner.queue, connection=connection)], connection=connection)
+    queue = jobs.training_queue(runner.queue, connection)
+    worker = jobs.training_worker([queue], connection, SimpleWorker)
     worker.work(burst=True)
+
+
+def rq_payload(client: redis.Redis, rq_job_id: str):
+    """What RQ stored for a queued job: the raw `data` field, which must be JSON (zlib
+    compressed by RQ), never a pickle."""
+    raw = zlib.decompress(client.hget(f"rq:job:{rq_job_id}", "data"))
+    assert not raw.startswith(b"\x80"), "a pickle (protocol 2+) in the job payload"
+    return json.loads(raw)
+
+
+class Planted:
+    """Unpickling this creates the marker file: proof that a worker ran a pickled payload."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_our_rq_workers_never_load_a_pickled_payload(real_redis, tmp_path):
+    marker = tmp_path / "pickle-ran"
+    # Someone with access to Redis enqueues a pickled job on a training queue.
+    planted = Queue("training-planted", connection=real_redis, serializer=PickleSerializer)
+    rq_job = planted.enqueue("builtins.print", Planted(marker))
+    queue = jobs.training_queue("training-planted", real_redis)
+    jobs.training_worker([queue], real_redis, SimpleWorker).work(burst=True)
+    assert not marker.exists()
+    assert queue.count == 0 and rq_job.id in queue.failed_job_registry
+    # The control: RQ's default (pickle) serializer would have run it.
+    PickleSerializer.loads(zlib.decompress(real_redis.hget(rq_job.key, "data")))
+    assert marker.exists()
 
 
 def test_rq_worker_and_local_worker_train_the_same_leaderboard(
@@ -65,6 +101,7 @@ def test_rq_worker_and_local_worker_train_the_same_leaderboard(
 
     on_rq = jobs.submit(engine, {**FAST, "version": "1.0"}, rq_runner(engine, real_redis))
     assert jobs.get_job(engine, on_rq).state == "queued"
+    assert rq_payload(real_redis, f"{on_rq}-0") == [jobs.rq.TASK, None, [on_rq], {}]
     run_rq_burst(rq_runner(engine, real_redis))
     first = jobs.get_job(engine, on_rq)
     assert first.state == "finished", first.error
@@ -197,7 +234,7 @@ def test_two_rq_workers_share_one_job(tmp_path, real_redis, redis_url):
 
 
 def wait_for_workers(runner: jobs.RqRunner, count: int) -> None:
-    queue = Queue(runner.queue, connection=runner.connection)
+    queue = jobs.training_queue(runner.queue, runner.connection)
     poll(lambda: Worker.count(queue=queue) >= count, 60, f"{count} RQ workers listening")
 
 
@@ -350,7 +387,7 @@ def test_redis_down_fails_the_job_cleanly_and_says_why(engine):
 def test_runner_status_counts_rq_workers(engine, real_redis):
     runner = rq_runner(engine, real_redis)
     assert "no RQ worker listens" in runner.status(engine).text
-    worker = Worker([Queue(runner.queue, connection=real_redis)], connection=real_redis)
+    worker = jobs.training_worker([jobs.training_queue(runner.queue, real_redis)], real_redis)
     worker.register_birth()
     try:
         assert runner.status(engine).text.startswith("jobs run on 1 RQ worker")

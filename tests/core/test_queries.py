@@ -6,6 +6,8 @@ the real data and compares with core.frames (pandas on the whole tables) on the 
 
 from __future__ import annotations
 
+import logging
+import pickle
 import threading
 from urllib.parse import urlsplit
 
@@ -27,10 +29,12 @@ from core.db.schema import (
     ClientSummary,
     SummaryState,
     client_months,
+    median_sample,
     overall_medians,
     payment_summary,
     status_moves,
 )
+from core.encoding import decode
 from core.explore.filters import Filters
 from core.explore.sql import PAIRS
 from core.vocabulary import ID
@@ -209,6 +213,103 @@ def test_cache_serves_repeats_and_a_load_invalidates(engine, store, sample):
     clients, _ = frames.read_tables(engine)
     same_figures(after, frames.figures(clients, Filters(sex=(2,))))
     assert after.clients > first.clients
+
+
+# Every kind of value the explore queries put in the cache: frames, dataclasses, None.
+CACHED_CALLS = {
+    "figures": lambda e, c: explore.figures(e, Filters(sex=(2,)), cache=c),
+    "figures, nobody": lambda e, c: explore.figures(e, Filters(age=(18, 20)), cache=c),
+    "bounds": lambda e, c: explore.bounds(e, cache=c),
+    "age chart": lambda e, c: explore.age_distribution(e, Filters(), cache=c),
+    "default rates": lambda e, c: [
+        explore.default_rates(e, Filters(defaulted=True), by, cache=c) for by in explore.BREAKDOWNS
+    ],
+    "limit chart": lambda e, c: explore.limit_distribution(e, Filters(marriage=(1,)), cache=c),
+    "client table": lambda e, c: explore.client_table(e, Filters(), sort="age", cache=c),
+    "client table, nobody": lambda e, c: explore.client_table(e, Filters(age=(18, 20)), cache=c),
+    "payment months": lambda e, c: explore.payment_months(e, Filters(sex=(1,)), cache=c),
+    "medians, no filter": lambda e, c: explore.payment_medians(e, Filters(), cache=c),
+    "exact medians": lambda e, c: explore.payment_medians(e, Filters(), exact=True, cache=c),
+    "transitions": lambda e, c: explore.status_transitions(e, Filters(), month=1, cache=c),
+    "client": lambda e, c: explore.client_lookup(e, 7, cache=c),
+    "no such client": lambda e, c: explore.client_lookup(e, SAMPLE_ROWS + 1, cache=c),
+}
+
+
+def identical(actual, expected) -> None:
+    """Equal values of the same types; frames to the last bit, dtypes, index and None/NaN."""
+    assert type(actual) is type(expected)
+    if isinstance(expected, list):
+        assert len(actual) == len(expected)
+        for a, b in zip(actual, expected, strict=True):
+            identical(a, b)
+    elif isinstance(expected, pd.DataFrame):
+        pd.testing.assert_frame_equal(actual, expected, check_exact=True, check_column_type=True)
+        assert type(actual.index) is type(expected.index)
+        for name in expected.columns[expected.dtypes.map(pd.api.types.is_object_dtype)]:
+            assert [type(v) for v in actual[name]] == [type(v) for v in expected[name]], name
+    elif isinstance(expected, explore.ClientRecord):
+        assert actual.profile == expected.profile
+        assert [type(v) for v in actual.profile.values()] == [
+            type(v) for v in expected.profile.values()
+        ]
+        identical(actual.history, expected.history)
+    else:
+        assert actual == expected
+
+
+def empty_every_table(engine) -> None:
+    """Delete the clients and every summary, leaving the data version: only hits answer."""
+    with engine.begin() as connection:
+        for table in (*SUMMARY_TABLES, median_sample, ClientSummary.__table__):
+            connection.execute(table.delete())
+        connection.execute(text("DELETE FROM payments"))
+        connection.execute(text("DELETE FROM clients"))
+
+
+def test_every_cached_kind_comes_back_exactly_from_the_cache(loaded, store):
+    engine = loaded[0]
+    expected = {name: call(engine, None) for name, call in CACHED_CALLS.items()}
+    cache = QueryCache(store, ttl=60)
+    for name, call in CACHED_CALLS.items():
+        identical(call(engine, cache), expected[name])  # a miss: computed and stored
+    empty_every_table(engine)
+    assert explore.figures(engine, Filters(sex=(2,))).clients == 0  # uncached sees it
+    for name, call in CACHED_CALLS.items():
+        identical(call(engine, cache), expected[name])  # a hit: decoded from the store
+    assert cache.error is None
+
+
+class Planted:
+    """Unpickling this creates the marker file: proof that pickle ran code from Redis."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_planted_in_redis_is_never_loaded(loaded, real_redis, redis_url, tmp_path, caplog):
+    engine, clients, _ = loaded
+    cache = QueryCache(connect(redis_url), ttl=60)
+    right = explore.figures(engine, Filters(sex=(1,)), cache=cache)
+    (key,) = real_redis.scan_iter(match="credit:cache:*")
+    marker = tmp_path / "pickle-ran"
+    planted = pickle.dumps(Planted(marker))
+    real_redis.set(key, planted)
+
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
+        again = explore.figures(engine, Filters(sex=(1,)), cache=cache)
+    assert not marker.exists()
+    assert again == right
+    same_figures(again, frames.figures(clients, Filters(sex=(1,))))
+    assert real_redis.get(key) != planted  # overwritten with the value, as data
+    assert decode(real_redis.get(key)) == right
+    assert "does not hold a cached value" in caplog.text
+    # The planted bytes are a working exploit: pickle would have run them.
+    pickle.loads(planted).close()
+    assert marker.exists()
 
 
 def test_two_databases_sharing_a_cache_do_not_mix(engine, tmp_path, sample):
