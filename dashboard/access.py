@@ -40,8 +40,9 @@ FAILED = "auth_failed"
 # The pause before the next try after a wrong password (core counts failures and locks).
 RETRY_PAUSE_SECONDS = 1.0
 
+OFF_TITLE = "Access control is off"
 OFF_NOTICE = (
-    "Access control is off: anyone who can open this address can use every page. "
+    "anyone who can open this address can use every page. "
     "Add a user with `python -m core users add NAME --role admin`."
 )
 
@@ -140,17 +141,19 @@ def sign_out(note: str = "You signed out.") -> None:
 
 def login_form() -> None:
     """The title and a name/password form, nothing else."""
-    st.title("Credit default dashboard")
-    st.subheader("Sign in")
-    note = st.session_state.pop(NOTE, None)
-    if note:
-        st.info(note)
-    with st.form("login"):
-        name = st.text_input("User name", key="login_name", max_chars=100)
-        password = st.text_input("Password", type="password", key="login_password")
-        submitted = st.form_submit_button("Sign in", key="login_submit", type="primary")
-    if submitted:
-        _try_login(name, password)
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        st.title("Credit default dashboard")
+        st.subheader("Sign in")
+        note = st.session_state.pop(NOTE, None)
+        if note:
+            st.info(note)
+        with st.form("login"):
+            name = st.text_input("User name", key="login_name", max_chars=100)
+            password = st.text_input("Password", type="password", key="login_password")
+            submitted = st.form_submit_button("Sign in", key="login_submit", type="primary")
+        if submitted:
+            _try_login(name, password)
 
 
 def _try_login(name: str, password: str) -> None:
@@ -204,7 +207,8 @@ def sidebar() -> None:
     """Who is signed in and a Logout button, or the notice that access control is off."""
     name = st.session_state.get(USER)
     if name is None:
-        st.warning(OFF_NOTICE)
+        # A caption, not st.warning: pages keep their own warnings to themselves.
+        st.caption(f":orange[**{OFF_TITLE}**]: {OFF_NOTICE}")
         return
     actor = current()
     st.caption(f"Signed in as **{actor.name}** ({actor.role})")

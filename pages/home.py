@@ -129,8 +129,8 @@ if actor.may("view_audit"):
     else:
         if entries:
             st.caption(
-                "Who loaded data, queued training, changed the champion or managed users; "
-                f"the newest {len(entries)} entries, newest first."
+                "Who loaded data, queued training, changed the champion or managed users, "
+                "newest first (the latest 100 entries; `python -m core audit` shows more)."
             )
             st.dataframe(audit_table(entries), hide_index=True, key="audit_log")
         else:

@@ -33,7 +33,6 @@ from core.auth.users import LOCK_AFTER
 from core.db.engine import make_engine
 from core.ml.registry import list_versions
 from dashboard.access import (
-    OFF_NOTICE,
     PAGES,
     SEEN,
     audit_table,
@@ -183,7 +182,7 @@ def test_the_right_password_opens_home_with_who_is_signed_in(dashboard, guarded_
     assert metrics(app)["Clients"] == "24,000"
     assert "Signed in as **ada** (admin)" in texts(app.sidebar.caption)
     assert widget(app, "button", "logout") is not None
-    assert OFF_NOTICE not in texts(app.warning)
+    assert "Access control is off" not in texts(app.sidebar.caption)
     assert "login_password" not in app.session_state  # the password is not kept
 
 
@@ -427,11 +426,20 @@ def test_without_users_every_page_says_access_control_is_off(dashboard, loaded_s
     app = dashboard(f"../pages/{page.file}", DATABASE_URL=loaded_sqlite)
     try:
         assert not app.exception
-        assert OFF_NOTICE in texts(app.sidebar.warning)
+        notice = texts(app.sidebar.caption)
+        assert "**Access control is off**]: anyone who can open this address" in notice
+        assert "python -m core users add NAME --role admin" in notice
         assert not refusals(app) and widget(app, "text_input", "login_name") is None
         assert app.title[0].value != "Sign in"
     finally:
         jobs.stop_local_worker(make_engine(loaded_sqlite))
+
+
+def test_make_run_binds_the_dashboard_to_localhost():
+    from tests.conftest import ROOT
+
+    run = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "streamlit run" in run and "--server.address 127.0.0.1" in run
 
 
 # --- The tables -----------------------------------------------------------------------------
