@@ -21,12 +21,14 @@ from core.auth import (
     Actor,
     Entry,
     LoginError,
+    UserError,
     UserInfo,
     access_control_on,
     authenticate,
     describe,
     user_actor,
 )
+from core.auth.users import check_name
 from core.db.engine import DatabaseError
 from dashboard.components import engine, settings, stop_with
 
@@ -160,7 +162,12 @@ def _try_login(name: str, password: str) -> None:
     if st.session_state.get(FAILED):
         time.sleep(RETRY_PAUSE_SECONDS)
     try:
+        check_name(name)  # a name no user can have never reaches the database
         actor = authenticate(engine(), name, password)
+    except UserError:
+        st.session_state[FAILED] = True
+        st.error("Not signed in: wrong user name or password.")
+        return
     except LoginError as exc:
         st.session_state[FAILED] = True
         st.error(f"Not signed in: {exc}.")

@@ -235,6 +235,15 @@ def progress_panel(job_id: str, was_active: bool) -> None:
     @st.fragment(run_every=POLL_SECONDS if was_active else None)
     def panel() -> None:
         try:
+            # A poll reruns only this fragment, not the shell: check the session here too.
+            still_allowed = verified().may("train")
+        except AccessDenied:
+            still_allowed = False
+        except DatabaseError:
+            still_allowed = True  # the read below says what is wrong
+        if not still_allowed:
+            st.rerun()  # the whole app: the shell asks for the login or refuses the page
+        try:
             jobs.tend(engine(), runner)  # once per poll: a dead worker's job ends
             job = jobs.get_job(engine(), job_id)
         except (DatabaseError, jobs.JobError) as exc:

@@ -150,7 +150,17 @@ def test_the_first_run_shows_only_the_login_form(dashboard, guarded_db):
     assert "login_name" in app.session_state and "auth_user" not in app.session_state
 
 
-@pytest.mark.parametrize("name, password", [("vera", "not her password"), ("nobody", PASSWORD)])
+@pytest.mark.parametrize(
+    "name, password",
+    [
+        ("vera", "not her password"),
+        ("nobody", PASSWORD),
+        ("", PASSWORD),
+        ("ve\x00ra", PASSWORD),  # Postgres refuses NUL in text: never sent
+        ("vera", ""),
+        ("vera", "x" * 5000),
+    ],
+)
 def test_a_wrong_name_or_password_is_refused_with_core_s_message(
     dashboard, guarded_db, name, password
 ):
@@ -162,6 +172,17 @@ def test_a_wrong_name_or_password_is_refused_with_core_s_message(
     assert app.session_state["auth_failed"] is True
     app = sign_in(app, "vera")
     assert not app.error and metrics(app)["Clients"] == "24,000"
+
+
+@pytest.mark.parametrize("name", ["ve\x00ra", "x" * 5000, "vera\n"])
+def test_names_no_user_can_have_are_refused_on_both_databases(dashboard, engine, name):
+    add_user(engine, "vera", PASSWORD, "viewer", actor=SYSTEM)
+    url = engine.url.render_as_string(hide_password=False)
+    app = sign_in(dashboard(DATABASE_URL=url), name)
+    assert not app.exception
+    assert texts(app.error) == "Not signed in: wrong user name or password."
+    app = sign_in(app, "vera")
+    assert not app.error and metrics(app)["Clients"] == "0"
 
 
 def test_a_locked_user_is_told_how_long_to_wait(dashboard, private_db):
