@@ -25,7 +25,7 @@ install-dev: $(VENV)/.dev
 run: $(VENV)/.runtime
 	$(PY) -m core load --if-empty || echo "No data loaded: the Home page explains how to load it."
 	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT) --server.headless true \
-		--browser.gatherUsageStats false
+		--server.address 127.0.0.1 --browser.gatherUsageStats false
 
 test: $(VENV)/.dev
 	$(PY) -m pytest

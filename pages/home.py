@@ -1,12 +1,15 @@
-"""Home: what is loaded, the visit counter, and whether Postgres and Redis answer."""
+"""Home: what is loaded, the visit counter, whether Postgres and Redis answer, loading data
+(admins) and the audit log (admins)."""
 
 import streamlit as st
 
+from core.auth import AccessDenied, recent
 from core.cache import count_visit, redis_status
 from core.data.dataset import DataError
 from core.data.publish import publish_file
 from core.data.status import data_status, database_label, load_history
 from core.db.engine import DatabaseError
+from dashboard.access import audit_table, current, needs, show_refusal
 from dashboard.components import ProgressBar, engine, load_history_table, stop_with, store
 
 st.title("Credit default dashboard")
@@ -45,6 +48,9 @@ cache_ok, cache_text = redis_status(store())
 (cache_column.success if cache_ok else cache_column.warning)(f"Cache: {cache_text}")
 
 
+actor = current()
+
+
 def upload_form(replace: bool) -> None:
     upload = st.file_uploader("Data file (CSV)", type=["csv"], key="upload_file")
     if st.button("Load file", key="upload_load", disabled=upload is None, type="primary"):
@@ -58,7 +64,12 @@ def upload_form(replace: bool) -> None:
                 replace=replace,
                 progress=bar,
                 stage=bar.stage,
+                actor=actor,
             )
+        except AccessDenied as exc:
+            bar.clear()
+            show_refusal(exc)
+            return
         except DataError as exc:
             bar.clear()
             st.error("Nothing was loaded: the file has problems.\n\n" + _bullets(exc))
@@ -84,7 +95,11 @@ def _bullets(exc: DataError) -> str:
     return "\n".join(lines)
 
 
-if status.empty:
+if not actor.may("load_data"):
+    if status.empty:
+        st.info("The database has no clients yet: an admin loads the data set.")
+    st.caption(needs("load_data"))
+elif status.empty:
     st.info(
         "The database has no clients yet. Load the credit data set with "
         "`python -m core load --csv PATH` (`make run` does it for you), or upload a file "
@@ -104,3 +119,19 @@ else:
 if history:
     st.subheader("Load history")
     st.dataframe(load_history_table(history), hide_index=True, key="load_history")
+
+if actor.may("view_audit"):
+    st.subheader("Audit log")
+    try:
+        entries = recent(engine())
+    except DatabaseError as exc:
+        st.error(f"The audit log cannot be read: {exc}")
+    else:
+        if entries:
+            st.caption(
+                "Who loaded data, queued training, changed the champion or managed users, "
+                "newest first (the latest 100 entries; `python -m core audit` shows more)."
+            )
+            st.dataframe(audit_table(entries), hide_index=True, key="audit_log")
+        else:
+            st.caption("Nothing yet: loads, training, champion changes and user changes land here.")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.auth import AccessDenied
 from core.db.engine import DatabaseError
 from core.ml.leaderboard import leaderboard, version_history
 from core.ml.registry import (
@@ -18,6 +19,7 @@ from core.ml.registry import (
 )
 from core.settings import SettingsError
 from core.vocabulary import METRICS
+from dashboard.access import current, needs, show_refusal
 from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with
 
@@ -124,13 +126,25 @@ if refused is not None:
         )
 elif info.is_champion:
     st.success(f"Version {detail} is the champion: scoring uses it by default.")
-elif st.button(f"Make version {detail} the champion", key="lb_champion", type="primary"):
-    try:
-        set_champion(engine(), detail)
-    except (VersionError, ArtifactError, SettingsError, DatabaseError) as exc:
-        st.error(f"Version {detail} could not be made the champion: {exc}")
-    else:
-        st.rerun()
+else:
+    actor = current()
+    allowed = actor.may("set_champion")
+    if st.button(
+        f"Make version {detail} the champion",
+        key="lb_champion",
+        type="primary",
+        disabled=not allowed,
+    ):
+        try:
+            set_champion(engine(), detail, actor=actor)
+        except AccessDenied as exc:
+            show_refusal(exc)
+        except (VersionError, ArtifactError, SettingsError, DatabaseError) as exc:
+            st.error(f"Version {detail} could not be made the champion: {exc}")
+        else:
+            st.rerun()
+    if not allowed:
+        st.caption(needs("set_champion"))
 
 evaluation = info.evaluation
 roc, pr = st.columns(2)

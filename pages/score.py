@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from core.auth import AccessDenied, require
 from core.data.dataset import DOMAINS, DataError
 from core.data.features import TYPICAL, client_features, typical_values
 from core.db.engine import DatabaseError
@@ -22,6 +23,7 @@ from core.serving.scoring import (
 )
 from core.settings import SettingsError
 from core.vocabulary import LABELS, STATUS_LABELS
+from dashboard.access import current, needs, show_refusal
 from dashboard.charts import scoring as figures
 from dashboard.components import engine, stop_with
 from dashboard.score_form import CLIENT_FIELDS, form_features, months_table
@@ -179,7 +181,12 @@ def client_form() -> None:
             width="stretch",
             column_config=months_columns(),
         )
-        submitted = st.form_submit_button("Score", key="score_submit", type="primary")
+        allowed = current().may("score")
+        submitted = st.form_submit_button(
+            "Score", key="score_submit", type="primary", disabled=not allowed
+        )
+        if not allowed:
+            st.caption(needs("score"))
     if submitted:
         client = {name: st.session_state[f"score_{name}"] for name in CLIENT_FIELDS}
         run_score(form_features(client, table))
@@ -218,11 +225,16 @@ def months_columns() -> dict:
 
 def run_score(features: dict) -> None:
     try:
+        # core.serving.scoring takes no actor yet: the page checks the role itself.
+        require(current(), "score")
         result = score(engine(), features, version=version, threshold=threshold, source="form")
         why = explain(engine(), features, version=version)
     except InputError as exc:
         st.session_state.pop("score_result", None)
         st.error("The client cannot be scored:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
+        return
+    except AccessDenied as exc:
+        show_refusal(exc)
         return
     except (DatabaseError, ArtifactError, SettingsError) as exc:
         st.error(f"Nothing was scored: {exc}")
@@ -253,13 +265,26 @@ def batch_tab() -> None:
         "`ID` and `default` are optional). Every row is checked first: a file with problems "
         "is not scored at all."
     )
-    upload = st.file_uploader("Clients (CSV)", type=["csv"], key="score_upload")
-    if st.button("Score file", key="score_batch_run", disabled=upload is None, type="primary"):
+    allowed = current().may("score")
+    upload = st.file_uploader(
+        "Clients (CSV)", type=["csv"], key="score_upload", disabled=not allowed
+    )
+    if not allowed:
+        st.caption(needs("score"))
+    if st.button(
+        "Score file",
+        key="score_batch_run",
+        disabled=upload is None or not allowed,
+        type="primary",
+    ):
         try:
+            require(current(), "score")
             with st.spinner("Scoring..."):
                 results = score_file(
                     engine(), upload.getvalue(), version=version, threshold=threshold
                 )
+        except AccessDenied as exc:
+            show_refusal(exc)
         except DataError as exc:
             st.session_state.pop("score_batch", None)
             st.error("Nothing was scored: the file has problems.\n\n" + bullets(exc))

@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import jobs
+from core.auth import AccessDenied
 from core.data.features import training_csv, training_frame
 from core.data.status import data_status, data_version
 from core.db.engine import DatabaseError
@@ -20,6 +21,7 @@ from core.ml.params import (
 )
 from core.settings import get_settings
 from core.vocabulary import METRICS
+from dashboard.access import current, needs, verified
 from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with, stop_without_clients
 
@@ -71,7 +73,11 @@ def chosen_params() -> dict:
 def queue_job() -> None:
     """The Train button's callback: queue the job; a refusal is shown on the next run only."""
     try:
-        st.session_state["train_job"] = jobs.submit(engine(), chosen_params(), runner)
+        st.session_state["train_job"] = jobs.submit(
+            engine(), chosen_params(), runner, actor=verified()
+        )
+    except AccessDenied as exc:
+        st.session_state["train_problem"] = [f"{exc}."]
     except TrainingError as exc:
         st.session_state["train_problem"] = exc.problems
     except (jobs.JobError, DatabaseError) as exc:
@@ -147,13 +153,16 @@ def settings_form() -> None:
         blocked = [str(exc)]
     for problem in blocked:
         st.error(f"Cannot train: {problem}")
+    allowed = current().may("train")
     st.button(
         "Train",
         key="train_submit",
         type="primary",
-        disabled=bool(blocked),
+        disabled=bool(blocked) or not allowed,
         on_click=queue_job,
     )
+    if not allowed:
+        st.caption(needs("train"))
     for problem in st.session_state.pop("train_problem", []):
         st.error(f"The job was not started: {problem}")
 
@@ -161,8 +170,8 @@ def settings_form() -> None:
 def cancel_job(job_id: str) -> None:
     """The Cancel button's callback: the job stops after its current model."""
     try:
-        jobs.cancel(engine(), job_id)
-    except DatabaseError as exc:
+        jobs.cancel(engine(), job_id, actor=verified())
+    except (AccessDenied, DatabaseError) as exc:
         st.session_state["train_cancel_problem"] = f"The job could not be cancelled: {exc}"
     else:
         st.session_state.pop("train_cancel_problem", None)
@@ -183,7 +192,13 @@ def show_job(job: jobs.Job) -> None:
         if job.cancel_requested:
             st.caption("Cancelling: the job stops after the current model.")
         else:
-            st.button("Cancel", key="train_cancel", on_click=cancel_job, args=(job.id,))
+            st.button(
+                "Cancel",
+                key="train_cancel",
+                on_click=cancel_job,
+                args=(job.id,),
+                disabled=not current().may("train"),
+            )
         if st.session_state.get("train_cancel_problem"):
             st.error(st.session_state["train_cancel_problem"])
     if job.state == "finished":
@@ -219,6 +234,15 @@ def show_job(job: jobs.Job) -> None:
 def progress_panel(job_id: str, was_active: bool) -> None:
     @st.fragment(run_every=POLL_SECONDS if was_active else None)
     def panel() -> None:
+        try:
+            # A poll reruns only this fragment, not the shell: check the session here too.
+            still_allowed = verified().may("train")
+        except AccessDenied:
+            still_allowed = False
+        except DatabaseError:
+            still_allowed = True  # the read below says what is wrong
+        if not still_allowed:
+            st.rerun()  # the whole app: the shell asks for the login or refuses the page
         try:
             jobs.tend(engine(), runner)  # once per poll: a dead worker's job ends
             job = jobs.get_job(engine(), job_id)

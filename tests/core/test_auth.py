@@ -313,3 +313,10 @@ def test_loads_are_audited(engine, real_data):
     (entry,) = recent(engine)
     assert (entry.actor, entry.action) == ("boss", "data_loaded")
     assert entry.detail == "loaded credit.csv (24,000 clients after)"
+
+
+@pytest.mark.parametrize("name", ["ana\x00", "a" * 5_000, " ana", "", "ana\n"])
+def test_names_no_user_can_have_are_wrong_names_not_errors(engine, name):
+    add_user(engine, "ana", PASSWORD, "analyst", actor=SYSTEM)
+    with pytest.raises(LoginError, match="^wrong user name or password$"):
+        authenticate(engine, name, PASSWORD)
