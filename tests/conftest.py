@@ -45,6 +45,9 @@ def fresh_postgres(url: str):
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
+    # The process trusts what it read about users for a few seconds; the emptied schema
+    # holds none, whatever the previous test on this URL added.
+    forget_users(engine)
     return engine
 
 
@@ -56,9 +59,6 @@ def engine(request, tmp_path):
     else:
         engine = fresh_postgres(postgres_url())
     migrate(engine)
-    # The process trusts what it read about users for a few seconds; a schema dropped and
-    # made again holds none, whatever the previous test on this URL added.
-    forget_users(engine)
     yield engine
     engine.dispose()
 
