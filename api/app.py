@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from api import errors, scoring
-from api.deps import current_engine
+from api.deps import AUTH_ERRORS, current_engine
 from api.routes import clients, health, hits, jobs, models, predict, train
 from core.serving.log_buffer import prediction_log
 
@@ -18,6 +18,11 @@ training jobs, model versions and predictions. The old app's paths work as they 
 
 Errors are JSON with a plain `detail`; 422s also list each bad field in `errors`. A database
 or Redis that does not answer gives 503 with the reason.
+
+Once a user exists, every endpoint but `/health`, `/ready` and these docs needs an API key
+(`python -m core users key NAME`), sent as `Authorization: Bearer KEY` or `X-API-Key: KEY`:
+401 without a live key, 403 when the key's role may not (the detail names the role that
+may). `GET /health` says whether access control is on.
 """
 
 
@@ -44,8 +49,9 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="Credit default API", version="1.0", description=DESCRIPTION, lifespan=lifespan
     )
-    for module in (hits, health, clients, train, jobs, models, predict):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    for module in (hits, clients, train, jobs, models, predict):
+        app.include_router(module.router, responses=AUTH_ERRORS)
     errors.install(app)
     return app
 

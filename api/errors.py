@@ -1,6 +1,7 @@
-"""Errors as JSON `{"detail": "..."}`: bad input 422 naming each field, a database or Redis
-that is down 503 with the reason, a stored model that fails its sha256 or signature check 409,
-anything unexpected 500 without a traceback."""
+"""Errors as JSON `{"detail": "..."}`: bad input 422 naming each field, a role that may not
+403 naming the role needed, a database or Redis that is down 503 with the reason, a stored
+model that fails its sha256 or signature check 409, anything unexpected 500 without a
+traceback."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.auth import AccessDenied
 from core.cache import REDIS_ERRORS
 from core.data.dataset import DataError
 from core.db.engine import DatabaseError
@@ -23,18 +25,30 @@ log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
-    """A refusal a route raises: HTTP status, a plain detail and, for 422, the bad fields."""
+    """A refusal a route raises: HTTP status, a plain detail, for 422 the bad fields, and
+    headers to send (401's WWW-Authenticate)."""
 
-    def __init__(self, status: int, detail: str, errors: list[dict] | None = None):
-        self.status, self.detail, self.errors = status, detail, errors
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        errors: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        self.status, self.detail, self.errors, self.headers = status, detail, errors, headers
         super().__init__(detail)
 
 
-def error_response(status: int, detail: str, errors: list[dict] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    detail: str,
+    errors: list[dict] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict = {"detail": detail}
     if errors is not None:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def field_errors(errors: list[dict]) -> JSONResponse:
@@ -113,7 +127,12 @@ def _refused_model(_request: Request, exc: ArtifactError) -> JSONResponse:
 
 
 def _problem(_request: Request, exc: Problem) -> JSONResponse:
-    return error_response(exc.status, exc.detail, exc.errors)
+    return error_response(exc.status, exc.detail, exc.errors, exc.headers)
+
+
+def _denied(_request: Request, exc: AccessDenied) -> JSONResponse:
+    """Core refused the caller's role (at the edge or inside a core call): 403."""
+    return error_response(403, str(exc))
 
 
 class InternalErrors:
@@ -153,6 +172,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SettingsError, _misconfigured)
     app.add_exception_handler(ArtifactError, _refused_model)
     app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(AccessDenied, _denied)
     for kind in REDIS_ERRORS:
         if kind is not OSError:
             app.add_exception_handler(kind, _redis)

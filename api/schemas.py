@@ -33,8 +33,17 @@ class HitsOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    model_config = _examples({"status": "ok"})
+    model_config = _examples(
+        {"status": "ok", "access_control": "on"},
+        {"status": "ok", "access_control": "off: no users; anyone who reaches this port may use "
+         "the API"},
+    )  # fmt: skip
     status: str
+    access_control: str = Field(
+        description="`on`: every endpoint but /health, /ready and the docs needs an API key; "
+        "`off: ...` while no user exists (anyone who reaches the port may do anything); "
+        "`unknown: ...` when the database does not answer"
+    )
 
 
 class ReadyOut(BaseModel):

@@ -1,6 +1,7 @@
 """API benchmark: POST /predict/realtime/ under load, against the old app's way, in one run.
 
     python bench/api.py [--database-url URL] [--models gbc,lr] [--workers 2] [--seconds 15]
+                        [--access-control] [--quick]
 
 For each model (default gradient boosting, then logistic regression) it trains the model on
 5,000 real rows (core.ml.experiment), registers it as the champion in the database
@@ -16,6 +17,10 @@ and recreated), then on loopback:
   predict_proba on the same numpy row (p50, in this process);
 - posts 100,000 clients to POST /predict/batch/ (CSV and JSON) and times the answer.
 
+With --access-control it also loads the route with access control on (an analyst's API key
+in `Authorization: Bearer`), alternating twice with the open route, and prints the ratio;
+--quick leaves out the old app's way, score() and the batch.
+
 wrk comes from Debian's packages (`apt-get install -y wrk`); it shares the machine's cores
 with the server. The load on the machine is printed before each part.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -41,6 +47,15 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from benchdb import fresh_database
+from core.auth import (
+    SYSTEM,
+    access_control_on,
+    add_user,
+    key_actor,
+    new_key,
+    remove_user,
+    require,
+)
 from core.data.dataset import parse_csv
 from core.db.schema import Prediction
 from core.ml.experiment import Experiment
@@ -61,6 +76,7 @@ bodies = {%s}
 counter = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+%s
 request = function()
   counter = counter %% #bodies + 1
   return wrk.format(nil, nil, nil, bodies[counter])
@@ -176,6 +192,21 @@ def logged(engine, source: str = "api") -> int:
         )
 
 
+def group_cpu_seconds(group: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of process group
+    `group` (the server and its workers): what a request costs, whatever else loads the
+    machine."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def realtime(engine, url: str, script: Path, workers: int, seconds: int) -> dict:
     """Our API under wrk; every completed request must have its row in the log."""
     before = logged(engine)
@@ -183,9 +214,12 @@ def realtime(engine, url: str, script: Path, workers: int, seconds: int) -> dict
     try:
         server.wait_ready("/health")
         warm = wrk(server.base + "/predict/realtime/", script, 3)  # each worker loads the model
+        cpu = group_cpu_seconds(server.process.pid)
         result = wrk(server.base + "/predict/realtime/", script, seconds)
+        cpu = group_cpu_seconds(server.process.pid) - cpu
     finally:
         server.stop()  # SIGTERM: the lifespan flushes the log buffer
+    result["cpu_ms"] = cpu * 1e3 / max(result["requests"], 1)
     result["completed"] = warm["requests"] + result["requests"]
     result["logged"] = logged(engine) - before
     return result
@@ -263,11 +297,57 @@ def batch(engine, url: str, frame: pd.DataFrame, workers: int) -> dict:
     return timings
 
 
-def lua_script(clients: list[dict], folder: Path) -> Path:
+def lua_script(clients: list[dict], folder: Path, key: str | None = None) -> Path:
     bodies = ", ".join(json.dumps(json.dumps(c)) for c in clients)
-    path = folder / "post.lua"
-    path.write_text(LUA % bodies)
+    header = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
+    path = folder / ("keyed.lua" if key else "post.lua")
+    path.write_text(LUA % (bodies, header))
     return path
+
+
+def access_control(engine, url: str, clients: list[dict], folder: Path, workers: int,
+                   seconds: int) -> None:  # fmt: skip
+    """The realtime route open (no user) and with access control on (a key per request),
+    alternated twice; the user is removed after."""
+    name = "bench-analyst"
+    runs = {"open": [], "keyed": []}
+    open_script = lua_script(clients, folder)
+    for _ in range(2):
+        runs["open"].append(realtime(engine, url, open_script, workers, seconds))
+        add_user(engine, name, secrets.token_urlsafe(16), "analyst", actor=SYSTEM)
+        key = new_key(engine, name, actor=SYSTEM)
+        runs["keyed"].append(realtime(engine, url, lua_script(clients, folder, key), workers,
+                                      seconds))  # fmt: skip
+        remove_user(engine, name, actor=SYSTEM)
+    for kind, results in runs.items():
+        for result in results:
+            print(
+                f"  {kind:>5}: {result['rps']:8.1f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+                f"p99 {result['p99_ms']:6.2f} ms  server CPU {result['cpu_ms']:.3f} ms/request  "
+                f"non-2xx {result['non_2xx']}  errors {result['errors']}"
+            )
+    rps = {kind: statistics.mean(r["rps"] for r in results) for kind, results in runs.items()}
+    cpu = {kind: statistics.mean(r["cpu_ms"] for r in results) for kind, results in runs.items()}
+    print(
+        f"  keyed / open (means of two runs each): req/s {rps['keyed'] / rps['open']:.3f}, "
+        f"server CPU per request {cpu['keyed'] / cpu['open']:.3f}"
+    )
+    print(f"  the key check itself, in process: {check_cost(engine, name):.1f} us (p50)")
+
+
+def check_cost(engine, name: str, calls: int = 20_000) -> float:
+    """p50 microseconds of what the API's caller dependency does per request with access
+    control on (core.auth's cached lookups and the role check)."""
+    add_user(engine, name, secrets.token_urlsafe(16), "analyst", actor=SYSTEM)
+    key = new_key(engine, name, actor=SYSTEM)
+    timings = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        if access_control_on(engine):
+            require(key_actor(engine, key), "score")
+        timings.append(time.perf_counter() - started)
+    remove_user(engine, name, actor=SYSTEM)
+    return statistics.median(timings) * 1e6
 
 
 def main() -> None:
@@ -279,6 +359,14 @@ def main() -> None:
     parser.add_argument("--models", default="gbc,lr", help="PyCaret model ids, comma-separated")
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
     parser.add_argument("--seconds", type=int, default=15, help="seconds of load per run")
+    parser.add_argument(
+        "--access-control",
+        action="store_true",
+        help="also load the realtime route with access control on and a key per request",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="leave out the old way, score() and the batch"
+    )
     args = parser.parse_args()
 
     frame = parse_csv(Path(args.csv).read_bytes())
@@ -301,6 +389,7 @@ def main() -> None:
             print(
                 f"  ours: {ours['rps']:8.1f} req/s  p50 {ours['p50_ms']:6.2f} ms  "
                 f"p99 {ours['p99_ms']:6.2f} ms  max {ours['max_ms']:7.2f} ms  "
+                f"server CPU {ours['cpu_ms']:.3f} ms/request  "
                 f"non-2xx {ours['non_2xx']}  errors {ours['errors']}  timeouts "
                 f"{ours['timeouts']}  (targets >= 500 req/s, p99 <= 60 ms)"
             )
@@ -308,6 +397,11 @@ def main() -> None:
                 f"  log: {ours['logged']} rows for {ours['completed']} completed requests "
                 f"(every request logged: {ours['logged'] >= ours['completed']})"
             )
+            if args.access_control:
+                print(f"  access control off and on [{load()}]")
+                access_control(engine, url, clients, Path(folder), args.workers, args.seconds)
+            if args.quick:
+                continue
             print(f"  [{load()}]")
             old = old_way(url, script, args.workers, args.seconds)
             print(

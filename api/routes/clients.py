@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import CacheDep, EngineDep
+from api.deps import CacheDep, EngineDep, allowed
 from api.errors import Problem
 from api.schemas import AverageAgeOut, ClientOut, ErrorOut
 from core import explore
@@ -33,6 +33,7 @@ Defaulted = Annotated[str | None, _text("yes or no", "no")]
     summary="Average age of the matching clients",
     response_model=AverageAgeOut,
     responses={**BAD_INPUT, **UNAVAILABLE},
+    dependencies=[Depends(allowed("explore"))],
 )
 def average_age(
     engine: EngineDep,
@@ -78,6 +79,7 @@ def _bad_filters(problems: list[str]) -> Problem:
     summary="One client and six months of payments",
     response_model=ClientOut,
     responses={404: {"model": ErrorOut, "description": "no client has this id"}, **UNAVAILABLE},
+    dependencies=[Depends(allowed("explore"))],
 )
 def client(id: int, engine: EngineDep, cache: CacheDep) -> ClientOut:
     """The client's profile (codes and labels) and payments, latest month first."""

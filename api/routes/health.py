@@ -1,23 +1,33 @@
-"""GET /health (the process lives) and GET /ready (database and Redis answer, and the
-prediction log can be written)."""
+"""GET /health (the process lives; is access control on?) and GET /ready (database and Redis
+answer, and the prediction log can be written). Both answer without an API key."""
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import current_engine, store
 from api.schemas import HealthOut, ReadyOut
+from core.auth import access_control_on
 from core.cache import redis_status
 from core.db.engine import DatabaseError, check
 from core.serving.log_buffer import check_writable, prediction_log
 from core.settings import SettingsError
 
 router = APIRouter(tags=["health"])
+ACCESS_CONTROL_OFF = "off: no users; anyone who reaches this port may use the API"
 
 
-@router.get("/health", summary="The process lives", response_model=HealthOut)
+@router.get("/health", summary="The process lives; is access control on?", response_model=HealthOut)
 def health() -> HealthOut:
-    """Answers without touching the database or Redis."""
-    return HealthOut(status="ok")
+    """Whether access control is on (read from the database at most every few seconds per
+    process); answers 200 even when the database does not."""
+    return HealthOut(status="ok", access_control=_access_control())
+
+
+def _access_control() -> str:
+    try:
+        return "on" if access_control_on(current_engine()) else ACCESS_CONTROL_OFF
+    except (DatabaseError, SettingsError):
+        return "unknown: the database does not answer or the settings are wrong (see /ready)"
 
 
 @router.get(

@@ -1,8 +1,8 @@
 """GET / : the visit counter, as the old app had it."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from api.deps import StoreDep
+from api.deps import StoreDep, allowed
 from api.errors import Problem
 from api.schemas import ErrorOut, HitsOut
 from core.cache import count_visit
@@ -15,6 +15,7 @@ router = APIRouter(tags=["visits"])
     summary="Count this visit",
     response_model=HitsOut,
     responses={503: {"model": ErrorOut, "description": "Redis does not answer"}},
+    dependencies=[Depends(allowed("explore"))],
 )
 def hits(store: StoreDep) -> HitsOut:
     """Add one to the visit counter (in Redis) and return the count."""

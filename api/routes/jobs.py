@@ -4,12 +4,13 @@ from dataclasses import asdict
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import EngineDep
+from api.deps import EngineDep, allowed
 from api.errors import Problem
 from api.schemas import ErrorOut, JobOut
 from core import jobs
+from core.auth import Actor
 
 router = APIRouter(prefix="/jobs", tags=["training"])
 UNAVAILABLE = {503: {"model": ErrorOut, "description": "the database does not answer"}}
@@ -29,7 +30,13 @@ def _job(engine, job_id: UUID) -> jobs.Job:
         raise Problem(404, str(exc)) from None
 
 
-@router.get("", summary="Recent training jobs", response_model=list[JobOut], responses=UNAVAILABLE)
+@router.get(
+    "",
+    summary="Recent training jobs",
+    response_model=list[JobOut],
+    responses=UNAVAILABLE,
+    dependencies=[Depends(allowed("view_models"))],
+)
 def list_jobs(
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=500, description="how many, newest first")] = 50,
@@ -43,6 +50,7 @@ def list_jobs(
     summary="A training job's state, progress and leaderboard",
     response_model=JobOut,
     responses={**NOT_FOUND, **UNAVAILABLE},
+    dependencies=[Depends(allowed("view_models"))],
 )
 def get_job(job_id: UUID, engine: EngineDep) -> JobOut:
     """State (queued, running, finished, failed, cancelled), models done of total, the
@@ -60,10 +68,12 @@ def get_job(job_id: UUID, engine: EngineDep) -> JobOut:
         **UNAVAILABLE,
     },
 )
-def cancel_job(job_id: UUID, engine: EngineDep) -> JobOut:
+def cancel_job(
+    actor: Annotated[Actor, Depends(allowed("train"))], job_id: UUID, engine: EngineDep
+) -> JobOut:
     """A queued job is cancelled at once; a running one stops after its current model
     (`cancel_requested` is then true until it does)."""
     job = _job(engine, job_id)
     if not job.active:
         raise Problem(409, f"job {job.id} has already ended ({job.state})")
-    return job_out(jobs.cancel(engine, job.id))
+    return job_out(jobs.cancel(engine, job.id, actor=actor))

@@ -1,12 +1,14 @@
 """Model versions and the champion."""
 
 from datetime import UTC
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from api.deps import EngineDep
+from api.deps import EngineDep, allowed
 from api.errors import Problem
 from api.schemas import ChampionIn, ErrorOut, ModelDetailOut, ModelOut, ModelsOut
+from core.auth import Actor
 from core.ml.registry import (
     VersionError,
     champion_or_latest,
@@ -56,7 +58,11 @@ def _info(engine, version: str, parts=None):
 
 
 @router.get(
-    "", summary="Model versions and the champion", response_model=ModelsOut, responses=UNAVAILABLE
+    "",
+    summary="Model versions and the champion",
+    response_model=ModelsOut,
+    responses=UNAVAILABLE,
+    dependencies=[Depends(allowed("view_models"))],
 )
 def models(engine: EngineDep) -> ModelsOut:
     """Every version, newest first; `default` is what scoring uses without a version."""
@@ -71,6 +77,7 @@ def models(engine: EngineDep) -> ModelsOut:
     summary="One model version",
     response_model=ModelDetailOut,
     responses=VERSION_ERRORS,
+    dependencies=[Depends(allowed("view_models"))],
 )
 def model(version: str, engine: EngineDep) -> ModelDetailOut:
     """Metrics, parameters, the holdout evaluation's summary and the artifact's sha256."""
@@ -90,9 +97,11 @@ def model(version: str, engine: EngineDep) -> ModelDetailOut:
     response_model=ModelsOut,
     responses={**VERSION_ERRORS, **REFUSED},
 )
-def champion(body: ChampionIn, engine: EngineDep) -> ModelsOut:
+def champion(
+    actor: Annotated[Actor, Depends(allowed("set_champion"))], body: ChampionIn, engine: EngineDep
+) -> ModelsOut:
     """Make this version the one scoring uses by default; returns the versions."""
     version = _version(body.version)
     _info(engine, version)
-    set_champion(engine, version)
+    set_champion(engine, version, actor=actor)
     return models(engine)

@@ -3,12 +3,12 @@
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api import scoring
-from api.deps import EngineDep
+from api.deps import EngineDep, allowed
 from api.errors import Problem
 from api.schemas import BatchOut, ErrorOut, PredictionOut
 from core.data.dataset import DataError
@@ -73,6 +73,7 @@ def _scored(run, *args):
     summary="Score one client",
     response_model=PredictionOut,
     responses=ERRORS,
+    dependencies=[Depends(allowed("score"))],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -110,6 +111,7 @@ CSV_EXAMPLE = ",".join(FEATURES) + "\n" + ",".join(str(EXAMPLE[name]) for name i
     "/batch/",
     summary="Score many clients (JSON list or CSV)",
     response_model=BatchOut,
+    dependencies=[Depends(allowed("score"))],
     responses={
         413: {"model": ErrorOut, "description": f"more than {MAX_CLIENTS:,} clients"},
         415: {"model": ErrorOut, "description": "neither JSON, CSV nor a CSV upload"},

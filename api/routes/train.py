@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.deps import EngineDep, RunnerDep
+from api.deps import EngineDep, RunnerDep, allowed
 from api.errors import Problem
 from api.schemas import ErrorOut, JobAcceptedOut, TrainIn, TrainingPageOut
 from core import jobs
+from core.auth import Actor
 from core.data.features import training_csv_chunks, training_frame
 from core.db.engine import migrate
 from core.ml.params import DEFAULT_FOLDS, TrainingError, check_params
@@ -35,6 +36,8 @@ MAX_PAGE = 10_000
         200: {"content": {"text/csv": {"example": "ID,LIMIT_BAL,...,default\n1,20000,...,1\n"}}},
         **UNAVAILABLE,
     },
+    # Every client's data: an analyst's work, not a viewer's.
+    dependencies=[Depends(allowed("train"))],
 )
 def training_data(
     request: Request,
@@ -69,6 +72,7 @@ def training_data(
     responses=SUBMIT_ERRORS,
 )
 def train_get(
+    actor: Annotated[Actor, Depends(allowed("train"))],
     response: Response,
     engine: EngineDep,
     runner: RunnerDep,
@@ -81,7 +85,7 @@ def train_get(
 ) -> JobAcceptedOut:
     """Queue a training job on PyCaret's turbo set; 202 with the job and `Location: /jobs/{id}`.
     Follow it at GET /jobs/{id}."""
-    return _submit(engine, runner, response, {"folds": folds, "version": version})
+    return _submit(engine, runner, response, {"folds": folds, "version": version}, actor)
 
 
 @router.post(
@@ -92,20 +96,24 @@ def train_get(
     responses=SUBMIT_ERRORS,
 )
 def train_post(
-    body: TrainIn, response: Response, engine: EngineDep, runner: RunnerDep
+    actor: Annotated[Actor, Depends(allowed("train"))],
+    body: TrainIn,
+    response: Response,
+    engine: EngineDep,
+    runner: RunnerDep,
 ) -> JobAcceptedOut:
     """Queue a training job; 202 with the job and `Location: /jobs/{id}`."""
     params = body.model_dump()
     params["sample_size"] = params.pop("sample")
-    return _submit(engine, runner, response, params)
+    return _submit(engine, runner, response, params, actor)
 
 
-def _submit(engine, runner, response: Response, params: dict) -> JobAcceptedOut:
+def _submit(engine, runner, response: Response, params: dict, actor: Actor) -> JobAcceptedOut:
     if params["version"] is None:
         params["version"] = jobs.suggest_version(engine)
     checked = check_params(**params)  # TrainingError: 422, each problem named
     try:
-        job_id = jobs.submit(engine, checked, runner)
+        job_id = jobs.submit(engine, checked, runner, actor=actor)
     except TrainingError as exc:  # the parameters are fine; the database's state refuses
         raise Problem(409, "; ".join(exc.problems)) from None
     except jobs.JobError as exc:

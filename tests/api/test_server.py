@@ -50,7 +50,8 @@ def test_python_m_api_serves_health_and_the_docs(tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         poll(lambda: _answers(f"{base}/health"), timeout=120, what="python -m api")
-        assert httpx.get(f"{base}/health").json() == {"status": "ok"}
+        health = httpx.get(f"{base}/health").json()
+        assert health["status"] == "ok" and health["access_control"].startswith("off")
         assert httpx.get(f"{base}/ready").json()["ready"] is True
         paths = httpx.get(f"{base}/openapi.json").json()["paths"]
         assert {"/", "/query/clients/{id}", "/predict/realtime/", "/jobs/{job_id}"} <= set(paths)
