@@ -8,12 +8,14 @@ from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from api.errors import Problem
 from api.schemas import ErrorOut
 from core.auth import ACTIONS, OPEN, Actor, access_control_on, key_actor, require
+from core.auth.users import UNKNOWN, cached_access_control, cached_key_actor
 from core.cache import QueryCache, get_store
 from core.db.engine import get_engine
 from core.jobs import runner_for
@@ -84,14 +86,20 @@ async def caller(
     """Who is calling: OPEN while access control is off (no user exists), else the owner of
     the key sent as `Authorization: Bearer KEY` or `X-API-Key: KEY`; 401 without a live key.
 
-    Async and inline: both lookups are cached by core for a few seconds per process, so a
-    request costs a dictionary lookup and a sha256, not a query or a thread hop."""
-    if not access_control_on(engine):
+    Async: both answers are cached by core for a few seconds per process, so most requests
+    cost a dictionary lookup and a sha256; only a miss asks the database, in a thread, so the
+    event loop never waits on it."""
+    control = cached_access_control(engine)
+    if control is None:
+        control = await run_in_threadpool(access_control_on, engine)
+    if not control:
         return OPEN
     key = bearer_key.credentials if bearer_key is not None else header_key
     if not key:
         raise Problem(401, NO_KEY, headers=CHALLENGE)
-    actor = key_actor(engine, key)
+    actor = cached_key_actor(key)
+    if actor is UNKNOWN:
+        actor = await run_in_threadpool(key_actor, engine, key)
     if actor is None:
         raise Problem(401, BAD_KEY, headers=CHALLENGE)
     return actor

@@ -13,6 +13,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -96,11 +97,10 @@ def access_control_on(engine: Engine) -> bool:
     """Whether any user exists (then every caller must sign in or present a key).
 
     Read at most once per TRUST_SECONDS per process."""
+    known = cached_access_control(engine)
+    if known is not None:
+        return known
     key = str(engine.url)
-    with _trust_lock:
-        known = _user_exists.get(key)
-    if known and known[1] > time.monotonic():
-        return known[0]
     with connect(engine) as connection:
         exists = connection.execute(select(func.count()).select_from(USERS)).scalar_one() > 0
     with _trust_lock:
@@ -312,7 +312,11 @@ def user_actor(engine: Engine, name: str) -> Actor | None:
 
 # --- API keys -----------------------------------------------------------------------------
 
-_trusted_keys: dict[str, tuple[Actor | None, float]] = {}
+# What recent keys resolved to (misses too), newest last, at most MAX_TRUSTED_KEYS: a flood of
+# forged keys cannot grow it without bound.
+_trusted_keys: OrderedDict[str, tuple[Actor | None, float]] = OrderedDict()
+MAX_TRUSTED_KEYS = 10_000
+UNKNOWN = object()
 
 
 def new_key(engine: Engine, name: str, *, actor: Actor) -> str:
@@ -352,12 +356,10 @@ def revoke_key(engine: Engine, prefix: str, *, actor: Actor) -> str:
 
 def key_actor(engine: Engine, key: str) -> Actor | None:
     """The owner of a live API key, or None; trusted for TRUST_SECONDS per process."""
-    if not key.startswith(KEY_PREFIX) or len(key) > 200:
-        return None
+    known = cached_key_actor(key)
+    if known is not UNKNOWN:
+        return known
     digest = _digest(key)
-    cached = _trusted_keys.get(digest)
-    if cached and cached[1] > time.monotonic():
-        return cached[0]
     prefix = key[len(KEY_PREFIX) : len(KEY_PREFIX) + 8]
     query = (
         select(KEYS.c.key_hash, USERS.c.name, USERS.c.role)
@@ -369,8 +371,32 @@ def key_actor(engine: Engine, key: str) -> Actor | None:
     found = None
     if row is not None and hmac.compare_digest(row.key_hash, digest):
         found = Actor(row.name, row.role)
-    _trusted_keys[digest] = (found, time.monotonic() + TRUST_SECONDS)
+    with _trust_lock:
+        _trusted_keys[digest] = (found, time.monotonic() + TRUST_SECONDS)
+        _trusted_keys.move_to_end(digest)
+        while len(_trusted_keys) > MAX_TRUSTED_KEYS:
+            _trusted_keys.popitem(last=False)
     return found
+
+
+def cached_key_actor(key: str):
+    """What key_actor would answer without asking the database: the owner or None when
+    known (a malformed key is known to be nobody's), else UNKNOWN. An async server answers
+    most requests with this and sends only the rest to a thread."""
+    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    with _trust_lock:
+        cached = _trusted_keys.get(_digest(key))
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    return UNKNOWN
+
+
+def cached_access_control(engine: Engine) -> bool | None:
+    """access_control_on's answer when this process read it within TRUST_SECONDS, else None."""
+    with _trust_lock:
+        known = _user_exists.get(str(engine.url))
+    return known[0] if known and known[1] > time.monotonic() else None
 
 
 def _digest(key: str) -> str:

@@ -320,3 +320,17 @@ def test_names_no_user_can_have_are_wrong_names_not_errors(engine, name):
     add_user(engine, "ana", PASSWORD, "analyst", actor=SYSTEM)
     with pytest.raises(LoginError, match="^wrong user name or password$"):
         authenticate(engine, name, PASSWORD)
+
+
+def test_the_key_cache_is_bounded(engine, monkeypatch):
+    from core.auth import users
+
+    monkeypatch.setattr(users, "MAX_TRUSTED_KEYS", 50)
+    add_user(engine, "ana", PASSWORD, "analyst", actor=SYSTEM)
+    key = new_key(engine, "ana", actor=SYSTEM)
+    for number in range(200):
+        assert key_actor(engine, f"ck_{number:08d}_forged") is None
+    assert len(users._trusted_keys) == 50
+    assert users.cached_key_actor(key) is users.UNKNOWN
+    assert key_actor(engine, key) == Actor("ana", "analyst")
+    assert users.cached_key_actor(key) == Actor("ana", "analyst")
