@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     exact_median_clients: int = Field(20_000, ge=0)
     median_sample_size: int = Field(200_000, ge=0)
     median_sample_target: int = Field(30_000, gt=0)
+    # The largest scoring file, in megabytes, the Score page and `python -m core score --csv`
+    # accept; Streamlit's server.maxUploadSize (.streamlit/config.toml) must be as large.
+    scoring_upload_mb: int = Field(200, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,16 @@ class DataError(ValueError):
         self.problems = problems[:MAX_PROBLEMS]
         self.total = total if total is not None else len(problems)
         super().__init__(self.summary())
+
+    def moved(self, lines: int) -> DataError:
+        """The same problems with every data line (2 and on) moved down by `lines`."""
+        if not lines:
+            return self
+        problems = [
+            replace(p, line=p.line + lines) if p.line is not None and p.line >= 2 else p
+            for p in self.problems
+        ]
+        return DataError(problems, total=self.total)
 
     def summary(self) -> str:
         lines = [str(p) for p in self.problems]
@@ -140,30 +150,53 @@ def decode(data: bytes) -> str:
         ) from None
 
 
-def parse_csv(data: bytes, require_target: bool = True) -> pd.DataFrame:
+def parse_csv(
+    data: bytes, require_target: bool = True, *, first_line: int = 2, first_id: int = 1
+) -> pd.DataFrame:
     """Parse and validate a data file; return a frame with `ID`, the features and target.
 
-    Clients without an ID column get ids 1..N in file order. Raises DataError listing
-    every problem (line and column) up to a limit; nothing is returned from a bad file.
+    Clients without an ID column get ids first_id.. in file order (1..N for a whole file).
+    Raises DataError listing every problem (line and column) up to a limit; nothing is
+    returned from a bad file. A part of a larger file is its header line followed by some
+    of its rows: `first_line` is the file's line number of the first of them, so problems
+    name the lines of the whole file, and `first_id` the id the first row gets.
     """
+    try:
+        frame = _parse_csv(data, require_target)
+    except DataError as exc:
+        raise exc.moved(first_line - 2) from None
+    if first_id != 1 and not _has_id_column(data):
+        frame[ID] += first_id - 1
+    return frame
+
+
+def _parse_csv(data: bytes, require_target: bool) -> pd.DataFrame:
     text = decode(data)
     if not text.strip():
         raise DataError([Problem("the file is empty")])
     header = next(csv.reader(io.StringIO(text)))
     mapping = map_header(header, require_target)
-    numbers = _clean_numbers(text, header, mapping)
+    numbers = _clean_numbers(data, header, mapping)
     if numbers is not None:
         return _finish(numbers, np.arange(len(numbers)) + 2, ID in numbers.columns, _Report())
     return _checked_cells(text, header, mapping)
 
 
-def _clean_numbers(text: str, header: list[str], mapping: dict[str, str]):
-    """The fast path: the whole file as whole numbers, or None when any cell needs a message."""
-    if "\n\n" in text.replace("\r", "").rstrip("\n"):
+def _has_id_column(data: bytes) -> bool:
+    header = data.split(b"\n", 1)[0].decode("utf-8-sig")
+    return ID in {canonical_name(name) for name in next(csv.reader([header]))}
+
+
+def _clean_numbers(data: bytes, header: list[str], mapping: dict[str, str]):
+    """The fast path: the whole file as whole numbers, or None when any cell needs a message.
+
+    `data` is the file's bytes, already known to decode: pandas reads them without the
+    copies a str would cost (io.StringIO holds four bytes a character)."""
+    if _has_blank_line(data):
         return None  # blank lines would shift line numbers
     try:
         frame = pd.read_csv(
-            io.StringIO(text), header=None, skiprows=1, dtype=np.float64, skip_blank_lines=False
+            io.BytesIO(data), header=None, skiprows=1, dtype=np.float64, skip_blank_lines=False
         )
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
@@ -175,6 +208,14 @@ def _clean_numbers(text: str, header: list[str], mapping: dict[str, str]):
     if frame.empty or np.isnan(values).any() or (values % 1 != 0).any():
         return None
     return frame
+
+
+def _has_blank_line(data: bytes) -> bool:
+    """Whether a line other than those ending the file is empty (LF or CRLF endings)."""
+    end = len(data)
+    while end and data[end - 1] in b"\r\n":
+        end -= 1
+    return data.find(b"\n\n", 0, end) >= 0 or data.find(b"\n\r\n", 0, end) >= 0
 
 
 def _checked_cells(text: str, header: list[str], mapping: dict[str, str]) -> pd.DataFrame:
