@@ -4,6 +4,7 @@ from datetime import UTC
 
 from fastapi import APIRouter
 
+from api.bodies import SafeJsonRoute
 from api.deps import EngineDep
 from api.errors import Problem
 from api.schemas import ChampionIn, ErrorOut, ModelDetailOut, ModelOut, ModelsOut
@@ -16,7 +17,7 @@ from core.ml.registry import (
     set_champion,
 )
 
-router = APIRouter(prefix="/models", tags=["models"])
+router = APIRouter(prefix="/models", tags=["models"], route_class=SafeJsonRoute)
 UNAVAILABLE = {503: {"model": ErrorOut, "description": "the database does not answer"}}
 VERSION_ERRORS = {
     404: {"model": ErrorOut, "description": "no model version has this number"},

@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api import scoring
+from api.bodies import SafeJsonRoute, parse_json
 from api.deps import EngineDep
 from api.errors import Problem
 from api.schemas import BatchOut, ErrorOut, PredictionOut
@@ -17,9 +18,11 @@ from core.serving.schemas import ClientFeatures
 from core.serving.scoring import DEFAULT_THRESHOLD, NoModelError
 from core.vocabulary import FEATURES
 
-router = APIRouter(prefix="/predict", tags=["predictions"])
+router = APIRouter(prefix="/predict", tags=["predictions"], route_class=SafeJsonRoute)
 MAX_CLIENTS = 100_000
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+# A batch body: a file of MAX_UPLOAD_BYTES and the multipart boundaries around it.
+MAX_BATCH_BODY_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
 CLIENT_SCHEMA = ClientFeatures.model_json_schema()
 EXAMPLE = {
     "LIMIT_BAL": 20000, "SEX": 2, "EDUCATION": 2, "MARRIAGE": 1, "AGE": 24,
@@ -186,8 +189,8 @@ async def _upload(request: Request) -> bytes:
 
 def _records(data: bytes) -> list[dict]:
     try:
-        records = json.loads(data)
-    except (ValueError, RecursionError) as exc:
+        records = parse_json(data)
+    except json.JSONDecodeError as exc:
         raise Problem(422, f"the body is not JSON: {exc}") from None
     if not isinstance(records, list):
         raise Problem(422, "the body must be a JSON list of clients")

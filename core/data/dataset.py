@@ -205,7 +205,9 @@ def _clean_numbers(data: bytes, header: list[str], mapping: dict[str, str]):
     frame.columns = header
     frame = frame.rename(columns=mapping)[list(mapping.values())]
     values = frame.to_numpy()
-    if frame.empty or np.isnan(values).any() or (values % 1 != 0).any():
+    with np.errstate(invalid="ignore"):  # inf % 1 is NaN: the slow path names the cell
+        fractional = (values % 1 != 0).any()
+    if frame.empty or np.isnan(values).any() or fractional:
         return None
     return frame
 
@@ -223,19 +225,20 @@ def _checked_cells(text: str, header: list[str], mapping: dict[str, str]) -> pd.
     reader = csv.reader(io.StringIO(text))
     next(reader)
     rows, lines, report = [], [], _Report()
-    for row in reader:
-        if not row or row == [""]:
-            continue  # blank line
-        if len(row) != len(header):
-            fewer = "fewer" if len(row) < len(header) else "more"
-            report.add(
-                Problem(
-                    f"{len(row)} fields, {fewer} than the header's {len(header)}", reader.line_num
-                )
-            )
-            continue
-        rows.append(row)
-        lines.append(reader.line_num)
+    try:
+        for row in reader:
+            if not row or row == [""]:
+                continue  # blank line
+            if len(row) != len(header):
+                fewer = "fewer" if len(row) < len(header) else "more"
+                message = f"{len(row)} fields, {fewer} than the header's {len(header)}"
+                report.add(Problem(message, reader.line_num))
+                continue
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:  # a field past csv's size limit, a NUL byte: reading stops here
+        report.add(Problem(f"cannot be read as CSV ({exc})", reader.line_num))
+        report.raise_if_any()
     if not rows and not report.total:
         raise DataError([Problem("the file has a header but no data rows")])
     raw = pd.DataFrame(rows, columns=header).rename(columns=mapping)
@@ -265,7 +268,11 @@ def _to_numbers(column: str, cells: pd.Series, lines: np.ndarray, report: _Repor
     empty = (cells == "").to_numpy()
     report.flag(empty, lines, column, lambda v: "missing value", cells)
     report.flag(
-        numbers.isna().to_numpy() & ~empty, lines, column, lambda v: f"{v!r} is not a number", cells
+        numbers.isna().to_numpy() & ~empty,
+        lines,
+        column,
+        lambda v: f"{quoted(v)} is not a number",
+        cells,
     )
     fractional = (numbers % 1 != 0).to_numpy() & numbers.notna().to_numpy()
     report.flag(fractional, lines, column, lambda v: f"{v} is not a whole number", cells)
@@ -289,6 +296,14 @@ def _finish(frame: pd.DataFrame, lines: np.ndarray, has_ids: bool, report: _Repo
         frame.insert(0, ID, np.arange(1, len(frame) + 1, dtype=np.int64))
     order = [ID, *FEATURES] + ([TARGET] if TARGET in frame.columns else [])
     return frame[order].reset_index(drop=True)
+
+
+def quoted(value: object, limit: int = 40) -> str:
+    """A value from a file quoted for a message, cut to `limit` characters."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
 def _plain(value) -> str:
