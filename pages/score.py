@@ -1,7 +1,6 @@
 """Score: one client through a form (and why), a file of clients, and monitoring."""
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -11,7 +10,13 @@ from core.data.dataset import DOMAINS, DataError
 from core.data.features import TYPICAL, client_features, typical_values
 from core.db.engine import DatabaseError
 from core.ml.registry import ArtifactError, VersionError, champion_or_latest, list_versions
-from core.serving.files import FileScores, FileTooLarge, read_results, score_csv_file
+from core.serving.files import (
+    FileScores,
+    FileTooLarge,
+    read_results,
+    results_folder,
+    score_csv_file,
+)
 from core.serving.monitoring import KEY_FEATURES, monitoring
 from core.serving.schemas import DESCRIPTIONS, TITLES, InputError
 from core.serving.scoring import (
@@ -267,7 +272,7 @@ def batch_tab() -> None:
 def score_upload(upload, limit: int) -> None:
     """Score the uploaded file in chunks into a file of this session's; keep its summary."""
     forget_batch()
-    folder = Path(tempfile.mkdtemp(prefix="credit-scores-"))
+    folder = results_folder()
     bar = st.progress(0.0, text="Checking the file...")
 
     def progress(done: int, total: int, stage: str) -> None:

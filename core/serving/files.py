@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -38,6 +40,10 @@ CHUNK_ROWS = 20_000
 BINS = 100
 EDGES = np.arange(BINS + 1) / BINS
 MB = 1024 * 1024
+# The Score page's results live in folders named so under the temporary folder, a day long:
+# a browser session that ends does not say so, so each new folder sweeps the old ones.
+RESULTS_PREFIX = "credit-scores-"
+RESULTS_KEPT_SECONDS = 24 * 3600
 
 # progress(done, total, stage): bytes handled of both passes, and what is being done.
 Progress = Callable[[int, int, str], None]
@@ -282,6 +288,20 @@ class _replacing:
             os.replace(self.temporary, self.path)
         else:
             os.unlink(self.temporary)
+
+
+def results_folder(base: str | Path | None = None, keep_seconds: float = RESULTS_KEPT_SECONDS):
+    """A new folder for one scored file's results (under `base`, default the temporary
+    folder); results folders not touched for `keep_seconds` are removed first."""
+    base = Path(base or tempfile.gettempdir())
+    now = time.time()
+    for old in base.glob(f"{RESULTS_PREFIX}*"):
+        try:
+            if old.is_dir() and now - old.stat().st_mtime > keep_seconds:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:  # gone already: another session swept it
+            continue
+    return Path(tempfile.mkdtemp(prefix=RESULTS_PREFIX, dir=base))
 
 
 def read_results(path: str | Path, rows: int | None = None) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from core.serving.files import (
     FileTooLarge,
     check_size,
     read_results,
+    results_folder,
     score_csv_file,
 )
 from core.serving.predictions import recent_scores
@@ -140,6 +142,23 @@ def test_unusable_files_say_why_once(engine, tmp_path, data, message):
     with pytest.raises(DataError) as raised:
         score_csv_file(engine, io.BytesIO(data), tmp_path / "out.csv", chunk_rows=1)
     assert len(raised.value.problems) == 1 and str(raised.value).startswith(message)
+
+
+def test_a_new_results_folder_sweeps_the_old_ones(tmp_path):
+    old, recent, other = (
+        tmp_path / name for name in ("credit-scores-old", "credit-scores-new", "x")
+    )
+    for folder in (old, recent, other):
+        folder.mkdir()
+        (folder / "scored.csv").write_text("ID\n1\n")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    for folder in (old, other):
+        os.utime(folder, (two_days_ago, two_days_ago))
+
+    made = results_folder(tmp_path)
+
+    assert made.parent == tmp_path and made.name.startswith("credit-scores-") and made.is_dir()
+    assert not old.exists() and recent.exists() and other.exists()
 
 
 def test_the_size_limit_is_named():
