@@ -22,10 +22,12 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
+# Streamlit reads .streamlit/config.toml from the directory it starts in: this one.
 run: $(VENV)/.runtime
 	$(PY) -m core load --if-empty || echo "No data loaded: the Home page explains how to load it."
 	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT) --server.headless true \
-		--server.address 127.0.0.1 --browser.gatherUsageStats false
+		--server.address 127.0.0.1 --browser.gatherUsageStats false \
+		$(if $(SCORING_UPLOAD_MB),--server.maxUploadSize $(SCORING_UPLOAD_MB))
 
 test: $(VENV)/.dev
 	$(PY) -m pytest

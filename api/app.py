@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from api import errors, scoring
+from api.bodies import BodyLimit
 from api.deps import AUTH_ERRORS, current_engine
 from api.routes import clients, health, hits, jobs, models, predict, train
 from core.serving.log_buffer import prediction_log
@@ -53,6 +54,8 @@ def create_app() -> FastAPI:
     for module in (hits, clients, train, jobs, models, predict):
         app.include_router(module.router, responses=AUTH_ERRORS)
     errors.install(app)
+    # Outermost: a body too large for its path is refused before anything reads it.
+    app.add_middleware(BodyLimit, limits={"/predict/batch/": predict.MAX_BATCH_BODY_BYTES})
     return app
 
 

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.bodies import BodyProblem
 from core.auth import AccessDenied
 from core.cache import REDIS_ERRORS
 from core.data.dataset import DataError
@@ -126,6 +127,12 @@ def _refused_model(_request: Request, exc: ArtifactError) -> JSONResponse:
     return error_response(409, str(exc))
 
 
+def _body(_request: Request, exc: BodyProblem) -> JSONResponse:
+    return error_response(
+        exc.status_code, exc.detail, [{"where": "body", "field": None, "message": exc.detail}]
+    )
+
+
 def _problem(_request: Request, exc: Problem) -> JSONResponse:
     return error_response(exc.status, exc.detail, exc.errors, exc.headers)
 
@@ -173,6 +180,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ArtifactError, _refused_model)
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(AccessDenied, _denied)
+    app.add_exception_handler(BodyProblem, _body)
     for kind in REDIS_ERRORS:
         if kind is not OSError:
             app.add_exception_handler(kind, _redis)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Texts in bodies are short: a long one is refused by its length, never echoed in a message.
+VersionText = Annotated[str, StringConstraints(max_length=20)]
+ShortText = Annotated[str, StringConstraints(max_length=40)]
 
 
 def _examples(*examples: dict) -> ConfigDict:
@@ -154,11 +159,13 @@ class TrainIn(BaseModel):
         },
     )
     folds: int = Field(5, description="cross-validation folds, 2..10")
-    version: str | float | None = Field(
+    version: VersionText | float | None = Field(
         None, description="the new model version, e.g. 2.0 (default: the next unused one)"
     )
-    models: list[str] | None = Field(None, description="PyCaret model ids (default: the turbo set)")
-    metric: str = Field("AUC", description="the metric that picks the best model")
+    models: list[ShortText] | None = Field(
+        None, max_length=100, description="PyCaret model ids (default: the turbo set)"
+    )
+    metric: ShortText = Field("AUC", description="the metric that picks the best model")
     sample: int | None = Field(None, description="train on this many clients (default: all)")
     fix_imbalance: bool = False
 
@@ -301,7 +308,7 @@ class ModelDetailOut(ModelOut):
 
 class ChampionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": "1.0"}]})
-    version: str | float
+    version: VersionText | float
 
 
 class PredictionOut(BaseModel):

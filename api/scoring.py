@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
+from core.auth import SYSTEM, Actor
 from core.data.dataset import parse_csv
 from core.serving.scoring import Score, get_model, is_loaded, score, score_frame
 from core.vocabulary import ID, PREDICTIONS
@@ -33,10 +34,22 @@ def preload(engine: Engine) -> None:
 
 
 def score_client(
-    engine: Engine, client: dict[str, Any], version: str | None, threshold: float
+    engine: Engine,
+    client: dict[str, Any],
+    version: str | None,
+    threshold: float,
+    actor: Actor = SYSTEM,
 ) -> Score:
     """One client's score; InputError names every bad field."""
-    return score(engine, client, version=version, threshold=threshold, source=SOURCE, buffered=True)
+    return score(
+        engine,
+        client,
+        version=version,
+        threshold=threshold,
+        source=SOURCE,
+        buffered=True,
+        actor=actor,
+    )
 
 
 def scores_inline(engine: Engine, version: str | None) -> bool:
@@ -47,11 +60,23 @@ def scores_inline(engine: Engine, version: str | None) -> bool:
 
 
 def score_records(
-    engine: Engine, records: list[dict], version: str | None, threshold: float
+    engine: Engine,
+    records: list[dict],
+    version: str | None,
+    threshold: float,
+    actor: Actor = SYSTEM,
 ) -> pd.DataFrame:
     """Scores of a JSON list of clients; DataError names line (item + 2) and column."""
     frame = pd.DataFrame.from_records(records)
-    return score(engine, frame, version=version, threshold=threshold, source=SOURCE, buffered=True)
+    return score(
+        engine,
+        frame,
+        version=version,
+        threshold=threshold,
+        source=SOURCE,
+        buffered=True,
+        actor=actor,
+    )
 
 
 def read_csv(data: bytes) -> pd.DataFrame:
@@ -60,10 +85,14 @@ def read_csv(data: bytes) -> pd.DataFrame:
 
 
 def score_clients(
-    engine: Engine, frame: pd.DataFrame, version: str | None, threshold: float
+    engine: Engine,
+    frame: pd.DataFrame,
+    version: str | None,
+    threshold: float,
+    actor: Actor = SYSTEM,
 ) -> pd.DataFrame:
     """Scores of clients already validated by read_csv."""
-    return score_frame(engine, frame, version, threshold, SOURCE, buffered=True)
+    return score_frame(engine, frame, version, threshold, SOURCE, buffered=True, actor=actor)
 
 
 def predictions(results: pd.DataFrame) -> list[dict]:

@@ -156,18 +156,37 @@ def _score_json(engine, args) -> int:
 def _score_csv(engine, args) -> int:
     from pathlib import Path
 
-    from core.serving.scoring import score_file
+    from core.serving.files import score_csv_file
 
     path = Path(args.csv)
     if not path.is_file():
         raise ValueError(f"no file at {path}")
-    results = score_file(
-        engine, path.read_bytes(), version=args.version, threshold=args.threshold, source="cli"
-    )
-    results.to_csv(args.out or sys.stdout, index=False)
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise ValueError(f"no folder for --out {args.out}")
+    with tqdm(
+        total=path.stat().st_size * 2, unit="B", unit_scale=True, desc="scoring", disable=None
+    ) as bar:
+
+        def progress(done: int, total: int, stage: str) -> None:
+            bar.set_description(stage, refresh=False)
+            bar.update(done - bar.n)
+
+        try:
+            scores = score_csv_file(
+                engine,
+                path,
+                args.out or sys.stdout.buffer,
+                version=args.version,
+                threshold=args.threshold,
+                log_source="cli",
+                limit_mb=get_settings().scoring_upload_mb,
+                progress=progress,
+            )
+        except OSError as exc:
+            raise ValueError(f"the results could not be written: {exc}") from None
     print(
-        f"scored {len(results):,} clients with model version {results.attrs['version']}: "
-        f"{int(results['label'].sum()):,} predicted to default at threshold {args.threshold}"
+        f"scored {scores.rows:,} clients with model version {scores.version}: "
+        f"{scores.predicted:,} predicted to default at threshold {args.threshold}"
         + (f"; results in {args.out}" if args.out else ""),
         file=sys.stderr,
     )

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     model_signing_key_file: Path = DATA_DIR / "model-signing.key"
     # Days the prediction log keeps each scored client's inputs (core.serving.retention).
     prediction_retention_days: int = Field(90, ge=1)
+    # The largest scoring file, in megabytes, the Score page and `python -m core score --csv`
+    # accept; Streamlit's server.maxUploadSize (.streamlit/config.toml) must be as large.
+    scoring_upload_mb: int = Field(200, gt=0)
 
     @field_validator("database_url")
     @classmethod

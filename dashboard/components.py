@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -49,6 +51,17 @@ def query_cache() -> QueryCache:
     for a few seconds across reruns and sessions)."""
     current = settings()
     return _query_cache(current.redis_url, current.cache_ttl)
+
+
+# Characters that Markdown (CommonMark, GitHub's extensions and Streamlit's own: `:red[..]`,
+# `:material/..:`, `$..$`) gives a meaning; a backslash makes each plain.
+MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=&])")
+
+
+def escape_markdown(text: str) -> str:
+    """`text` from outside (a link's value) shown as it is by st.warning, st.markdown and
+    the like: no link, image, HTML, formula or colour can be made of it."""
+    return MARKDOWN.sub(r"\\\1", text)
 
 
 def stop_with(error: Exception, what: str = "The database") -> None:

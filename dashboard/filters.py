@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.explore.clients import Bounds
 from core.explore.filters import CHOICES, RANGES, Filters, from_query, label
+from dashboard.components import escape_markdown
 
 SAVED = "explore_filters"
 KEYS = {
@@ -60,10 +61,15 @@ def mirror_in_url(filters: Filters, **extra: object) -> None:
         st.query_params.from_dict(wanted)
 
 
+def query_params() -> dict[str, list[str]]:
+    """The URL's query parameters, every value of a repeated one kept (to be named)."""
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
 def _from_link() -> Filters:
-    filters, problems = from_query(st.query_params.to_dict())
+    filters, problems = from_query(query_params())
     for problem in problems:
-        st.warning(f"The link's filter {problem}")
+        st.warning(f"The link's filter {escape_markdown(problem)}")
     return filters
 
 

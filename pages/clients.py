@@ -8,9 +8,16 @@ import streamlit as st
 from core import explore
 from core.data.status import data_status
 from core.db.engine import DatabaseError
+from core.explore.filters import id_from_query
 from dashboard.charts import explore as charts
-from dashboard.components import engine, query_cache, stop_with, stop_without_clients
-from dashboard.filters import filter_sidebar, mirror_in_url
+from dashboard.components import (
+    engine,
+    escape_markdown,
+    query_cache,
+    stop_with,
+    stop_without_clients,
+)
+from dashboard.filters import filter_sidebar, mirror_in_url, query_params
 
 LARGEST_ID = 2**53 - 1  # the largest whole number a browser holds exactly
 COLUMNS = {
@@ -76,8 +83,12 @@ st.download_button(
 )
 
 st.subheader("Look up a client")
-if "lookup_id" not in st.session_state and st.query_params.get("client", "").isdigit():
-    st.session_state["lookup_id"] = min(int(st.query_params["client"]), LARGEST_ID)
+if "lookup_id" not in st.session_state:
+    linked, problems = id_from_query(query_params(), "client", LARGEST_ID)
+    for problem in problems:
+        st.warning(f"The link's {escape_markdown(problem)}")
+    if linked is not None:
+        st.session_state["lookup_id"] = linked
 client_id = st.number_input(
     "Client id",
     min_value=1,

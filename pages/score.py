@@ -1,15 +1,23 @@
 """Score: one client through a form (and why), a file of clients, and monitoring."""
 
+import shutil
 from pathlib import Path
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from core.auth import AccessDenied, require
+from core.auth import AccessDenied
 from core.data.dataset import DOMAINS, DataError
 from core.data.features import TYPICAL, client_features, typical_values
 from core.db.engine import DatabaseError
 from core.ml.registry import ArtifactError, VersionError, champion_or_latest, list_versions
+from core.serving.files import (
+    FileScores,
+    FileTooLarge,
+    read_results,
+    results_folder,
+    score_csv_file,
+)
 from core.serving.monitoring import KEY_FEATURES, monitoring
 from core.serving.schemas import DESCRIPTIONS, TITLES, InputError
 from core.serving.scoring import (
@@ -17,19 +25,18 @@ from core.serving.scoring import (
     ExplanationMethod,
     explain,
     get_model,
-    relabel,
     score,
-    score_file,
 )
 from core.settings import SettingsError
 from core.vocabulary import LABELS, STATUS_LABELS
 from dashboard.access import current, needs, show_refusal
 from dashboard.charts import scoring as figures
-from dashboard.components import engine, stop_with
+from dashboard.components import engine, settings, stop_with
 from dashboard.score_form import CLIENT_FIELDS, form_features, months_table
 
 TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
 MONITOR_LIMITS = [1_000, 5_000, 20_000]
+PREVIEW_ROWS = 200
 HOW = {
     ExplanationMethod.SHAP: (
         "the model's average score is {:.1%}; the effects of all 23 features add up from "
@@ -225,10 +232,11 @@ def months_columns() -> dict:
 
 def run_score(features: dict) -> None:
     try:
-        # core.serving.scoring takes no actor yet: the page checks the role itself.
-        require(current(), "score")
-        result = score(engine(), features, version=version, threshold=threshold, source="form")
-        why = explain(engine(), features, version=version)
+        actor = current()
+        result = score(
+            engine(), features, version=version, threshold=threshold, source="form", actor=actor
+        )
+        why = explain(engine(), features, version=version, actor=actor)
     except InputError as exc:
         st.session_state.pop("score_result", None)
         st.error("The client cannot be scored:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
@@ -260,14 +268,19 @@ def show_result() -> None:
 
 
 def batch_tab() -> None:
+    limit = settings().scoring_upload_mb
     st.markdown(
         "Upload a CSV of clients with the data set's columns (any of the loader's headers; "
-        "`ID` and `default` are optional). Every row is checked first: a file with problems "
-        "is not scored at all."
+        "`ID` and `default` are optional), up to "
+        f"{limit:,} MB. Every row is checked first: a file with problems is not scored at all."
     )
     allowed = current().may("score")
     upload = st.file_uploader(
-        "Clients (CSV)", type=["csv"], key="score_upload", disabled=not allowed
+        "Clients (CSV)",
+        type=["csv"],
+        max_upload_size=limit,
+        key="score_upload",
+        disabled=not allowed,
     )
     if not allowed:
         st.caption(needs("score"))
@@ -277,23 +290,52 @@ def batch_tab() -> None:
         disabled=upload is None or not allowed,
         type="primary",
     ):
-        try:
-            require(current(), "score")
-            with st.spinner("Scoring..."):
-                results = score_file(
-                    engine(), upload.getvalue(), version=version, threshold=threshold
-                )
-        except AccessDenied as exc:
-            show_refusal(exc)
-        except DataError as exc:
-            st.session_state.pop("score_batch", None)
-            st.error("Nothing was scored: the file has problems.\n\n" + bullets(exc))
-        except (DatabaseError, ArtifactError, SettingsError) as exc:
-            st.error(f"Nothing was scored: {exc}")
-        else:
-            st.session_state["score_batch"] = (upload.name, results)
+        score_upload(upload, limit)
     if "score_batch" in st.session_state:
         show_batch(*st.session_state["score_batch"])
+
+
+def score_upload(upload, limit: int) -> None:
+    """Score the uploaded file in chunks into a file of this session's; keep its summary."""
+    forget_batch()
+    folder = results_folder()
+    bar = st.progress(0.0, text="Checking the file...")
+
+    def progress(done: int, total: int, stage: str) -> None:
+        bar.progress(min(done / total, 1.0), text=f"{stage.capitalize()} the file...")
+
+    try:
+        scores = score_csv_file(
+            engine(),
+            upload,  # read from Streamlit's copy in chunks, never copied whole
+            folder / "scored.csv",
+            version=version,
+            threshold=threshold,
+            limit_mb=limit,
+            progress=progress,
+            actor=current(),
+        )
+    except AccessDenied as exc:
+        show_refusal(exc)
+    except FileTooLarge as exc:
+        st.error(f"Nothing was scored: {exc}.")
+    except DataError as exc:
+        st.error("Nothing was scored: the file has problems.\n\n" + bullets(exc))
+    except (DatabaseError, ArtifactError, SettingsError) as exc:
+        st.error(f"Nothing was scored: {exc}")
+    else:
+        st.session_state["score_batch"] = (upload.name, scores)
+    finally:
+        bar.empty()
+    if "score_batch" not in st.session_state:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def forget_batch() -> None:
+    """Drop the last scored file of this session, and its results on disk."""
+    previous = st.session_state.pop("score_batch", None)
+    if previous is not None:
+        shutil.rmtree(previous[1].path.parent, ignore_errors=True)
 
 
 def bullets(exc: DataError) -> str:
@@ -303,24 +345,34 @@ def bullets(exc: DataError) -> str:
     return "\n".join(lines)
 
 
-def show_batch(name: str, results) -> None:
-    results = relabel(results, threshold)
+def show_batch(name: str, scores: FileScores) -> None:
+    if not scores.path.is_file():
+        st.session_state.pop("score_batch", None)
+        st.info("The results of the last file are gone (the server restarted): score it again.")
+        return
     first, second, third = st.columns(3)
-    first.metric("Clients scored", f"{len(results):,}")
-    second.metric(f"Predicted to default at {threshold:.2f}", f"{int(results['label'].sum()):,}")
-    third.metric("Mean probability", f"{results['probability'].mean():.1%}")
-    st.caption(f"{name}, scored with model version {results.attrs.get('version', version)}.")
-    st.plotly_chart(
-        figures.probability_histogram(results["probability"], threshold), key="score_histogram"
-    )
+    first.metric("Clients scored", f"{scores.rows:,}")
+    predicted = scores.predicted_at(threshold)
+    second.metric(f"Predicted to default at {threshold:.2f}", f"{predicted:,}")
+    third.metric("Mean probability", f"{scores.mean_probability:.1%}")
+    st.caption(f"{name}, scored with model version {scores.version}.")
+    st.plotly_chart(figures.probability_bars(scores.histogram, threshold), key="score_histogram")
+    if threshold != scores.threshold:
+        st.info(
+            f"The file's labels are at threshold {scores.threshold:.2f}, the one it was scored "
+            f"with; press Score file again for labels at {threshold:.2f}."
+        )
+    path = scores.path
     st.download_button(
         "Download the results (CSV)",
-        results.to_csv(index=False).encode(),
+        data=lambda: path.open("rb"),  # served from disk when clicked
         file_name=f"{Path(name).stem}-scored.csv",
         mime="text/csv",
+        on_click="ignore",
         key="score_download",
     )
-    st.dataframe(results.head(200), hide_index=True)
+    st.caption(f"The first {min(scores.rows, PREVIEW_ROWS):,} results:")
+    st.dataframe(read_results(path, PREVIEW_ROWS), hide_index=True)
 
 
 def monitoring_tab() -> None:

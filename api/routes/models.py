@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from api.bodies import SafeJsonRoute
 from api.deps import EngineDep, allowed
 from api.errors import Problem
 from api.schemas import ChampionIn, ErrorOut, ModelDetailOut, ModelOut, ModelsOut
@@ -18,7 +19,7 @@ from core.ml.registry import (
     set_champion,
 )
 
-router = APIRouter(prefix="/models", tags=["models"])
+router = APIRouter(prefix="/models", tags=["models"], route_class=SafeJsonRoute)
 UNAVAILABLE = {503: {"model": ErrorOut, "description": "the database does not answer"}}
 VERSION_ERRORS = {
     404: {"model": ErrorOut, "description": "no model version has this number"},

@@ -8,18 +8,22 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api import scoring
+from api.bodies import SafeJsonRoute, parse_json
 from api.deps import EngineDep, allowed
 from api.errors import Problem
 from api.schemas import BatchOut, ErrorOut, PredictionOut
+from core.auth import Actor
 from core.data.dataset import DataError
 from core.ml.registry import VersionError, format_version
 from core.serving.schemas import ClientFeatures
 from core.serving.scoring import DEFAULT_THRESHOLD, NoModelError
 from core.vocabulary import FEATURES
 
-router = APIRouter(prefix="/predict", tags=["predictions"])
+router = APIRouter(prefix="/predict", tags=["predictions"], route_class=SafeJsonRoute)
 MAX_CLIENTS = 100_000
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+# A batch body: a file of MAX_UPLOAD_BYTES and the multipart boundaries around it.
+MAX_BATCH_BODY_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
 CLIENT_SCHEMA = ClientFeatures.model_json_schema()
 EXAMPLE = {
     "LIMIT_BAL": 20000, "SEX": 2, "EDUCATION": 2, "MARRIAGE": 1, "AGE": 24,
@@ -68,12 +72,15 @@ def _scored(run, *args):
         raise Problem(404, str(exc)) from None
 
 
+# The caller, when they may score (401/403 otherwise); core checks the role again.
+Scorer = Annotated[Actor, Depends(allowed("score"))]
+
+
 @router.post(
     "/realtime/",
     summary="Score one client",
     response_model=PredictionOut,
     responses=ERRORS,
-    dependencies=[Depends(allowed("score"))],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -83,6 +90,7 @@ def _scored(run, *args):
 )
 async def realtime(
     engine: EngineDep,
+    actor: Scorer,
     client: Annotated[dict[str, Any], Body()],
     version: Version = None,
     threshold: Threshold = DEFAULT_THRESHOLD,
@@ -90,7 +98,7 @@ async def realtime(
     """The probability that this client defaults, and the label at `threshold`. The body is
     the data set's 23 columns (`LIMIT_BAL`, `PAY_1`, ...; snake_case names accepted)."""
     checked = _checked_version(version)
-    arguments = (scoring.score_client, engine, client, checked, threshold)
+    arguments = (scoring.score_client, engine, client, checked, threshold, actor)
     if scoring.scores_inline(engine, checked):  # no thread hop for a loaded model
         result = _scored(*arguments)
     else:
@@ -111,7 +119,6 @@ CSV_EXAMPLE = ",".join(FEATURES) + "\n" + ",".join(str(EXAMPLE[name]) for name i
     "/batch/",
     summary="Score many clients (JSON list or CSV)",
     response_model=BatchOut,
-    dependencies=[Depends(allowed("score"))],
     responses={
         413: {"model": ErrorOut, "description": f"more than {MAX_CLIENTS:,} clients"},
         415: {"model": ErrorOut, "description": "neither JSON, CSV nor a CSV upload"},
@@ -140,6 +147,7 @@ CSV_EXAMPLE = ",".join(FEATURES) + "\n" + ",".join(str(EXAMPLE[name]) for name i
 async def batch(
     request: Request,
     engine: EngineDep,
+    actor: Scorer,
     version: Version = None,
     threshold: Threshold = DEFAULT_THRESHOLD,
 ):
@@ -154,7 +162,7 @@ async def batch(
         records = _records(await _body(request))
         try:
             results = await run_in_threadpool(
-                _scored, scoring.score_records, engine, records, checked, threshold
+                _scored, scoring.score_records, engine, records, checked, threshold, actor
             )
         except DataError as exc:
             raise _by_item(exc) from None
@@ -163,7 +171,7 @@ async def batch(
         frame = await run_in_threadpool(scoring.read_csv, data)
         _check_size(len(frame))
         results = await run_in_threadpool(
-            _scored, scoring.score_clients, engine, frame, checked, threshold
+            _scored, scoring.score_clients, engine, frame, checked, threshold, actor
         )
     else:
         raise Problem(415, "send application/json, text/csv or a multipart upload named file")
@@ -192,8 +200,8 @@ async def _upload(request: Request) -> bytes:
 
 def _records(data: bytes) -> list[dict]:
     try:
-        records = json.loads(data)
-    except (ValueError, RecursionError) as exc:
+        records = parse_json(data)
+    except json.JSONDecodeError as exc:
         raise Problem(422, f"the body is not JSON: {exc}") from None
     if not isinstance(records, list):
         raise Problem(422, "the body must be a JSON list of clients")

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from api.bodies import SafeJsonRoute
 from api.deps import EngineDep, RunnerDep, allowed
 from api.errors import Problem
 from api.schemas import ErrorOut, JobAcceptedOut, TrainIn, TrainingPageOut
@@ -14,7 +15,7 @@ from core.data.features import training_csv_chunks, training_frame
 from core.db.engine import migrate
 from core.ml.params import DEFAULT_FOLDS, TrainingError, check_params
 
-router = APIRouter(prefix="/train", tags=["training"])
+router = APIRouter(prefix="/train", tags=["training"], route_class=SafeJsonRoute)
 UNAVAILABLE = {503: {"model": ErrorOut, "description": "the database or Redis does not answer"}}
 SUBMIT_ERRORS = {
     409: {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,16 @@ class DataError(ValueError):
         self.problems = problems[:MAX_PROBLEMS]
         self.total = total if total is not None else len(problems)
         super().__init__(self.summary())
+
+    def moved(self, lines: int) -> DataError:
+        """The same problems with every data line (2 and on) moved down by `lines`."""
+        if not lines:
+            return self
+        problems = [
+            replace(p, line=p.line + lines) if p.line is not None and p.line >= 2 else p
+            for p in self.problems
+        ]
+        return DataError(problems, total=self.total)
 
     def summary(self) -> str:
         lines = [str(p) for p in self.problems]
@@ -140,30 +150,53 @@ def decode(data: bytes) -> str:
         ) from None
 
 
-def parse_csv(data: bytes, require_target: bool = True) -> pd.DataFrame:
+def parse_csv(
+    data: bytes, require_target: bool = True, *, first_line: int = 2, first_id: int = 1
+) -> pd.DataFrame:
     """Parse and validate a data file; return a frame with `ID`, the features and target.
 
-    Clients without an ID column get ids 1..N in file order. Raises DataError listing
-    every problem (line and column) up to a limit; nothing is returned from a bad file.
+    Clients without an ID column get ids first_id.. in file order (1..N for a whole file).
+    Raises DataError listing every problem (line and column) up to a limit; nothing is
+    returned from a bad file. A part of a larger file is its header line followed by some
+    of its rows: `first_line` is the file's line number of the first of them, so problems
+    name the lines of the whole file, and `first_id` the id the first row gets.
     """
+    try:
+        frame = _parse_csv(data, require_target)
+    except DataError as exc:
+        raise exc.moved(first_line - 2) from None
+    if first_id != 1 and not _has_id_column(data):
+        frame[ID] += first_id - 1
+    return frame
+
+
+def _parse_csv(data: bytes, require_target: bool) -> pd.DataFrame:
     text = decode(data)
     if not text.strip():
         raise DataError([Problem("the file is empty")])
     header = next(csv.reader(io.StringIO(text)))
     mapping = map_header(header, require_target)
-    numbers = _clean_numbers(text, header, mapping)
+    numbers = _clean_numbers(data, header, mapping)
     if numbers is not None:
         return _finish(numbers, np.arange(len(numbers)) + 2, ID in numbers.columns, _Report())
     return _checked_cells(text, header, mapping)
 
 
-def _clean_numbers(text: str, header: list[str], mapping: dict[str, str]):
-    """The fast path: the whole file as whole numbers, or None when any cell needs a message."""
-    if "\n\n" in text.replace("\r", "").rstrip("\n"):
+def _has_id_column(data: bytes) -> bool:
+    header = data.split(b"\n", 1)[0].decode("utf-8-sig")
+    return ID in {canonical_name(name) for name in next(csv.reader([header]))}
+
+
+def _clean_numbers(data: bytes, header: list[str], mapping: dict[str, str]):
+    """The fast path: the whole file as whole numbers, or None when any cell needs a message.
+
+    `data` is the file's bytes, already known to decode: pandas reads them without the
+    copies a str would cost (io.StringIO holds four bytes a character)."""
+    if _has_blank_line(data):
         return None  # blank lines would shift line numbers
     try:
         frame = pd.read_csv(
-            io.StringIO(text), header=None, skiprows=1, dtype=np.float64, skip_blank_lines=False
+            io.BytesIO(data), header=None, skiprows=1, dtype=np.float64, skip_blank_lines=False
         )
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
@@ -172,9 +205,19 @@ def _clean_numbers(text: str, header: list[str], mapping: dict[str, str]):
     frame.columns = header
     frame = frame.rename(columns=mapping)[list(mapping.values())]
     values = frame.to_numpy()
-    if frame.empty or np.isnan(values).any() or (values % 1 != 0).any():
+    with np.errstate(invalid="ignore"):  # inf % 1 is NaN: the slow path names the cell
+        fractional = (values % 1 != 0).any()
+    if frame.empty or np.isnan(values).any() or fractional:
         return None
     return frame
+
+
+def _has_blank_line(data: bytes) -> bool:
+    """Whether a line other than those ending the file is empty (LF or CRLF endings)."""
+    end = len(data)
+    while end and data[end - 1] in b"\r\n":
+        end -= 1
+    return data.find(b"\n\n", 0, end) >= 0 or data.find(b"\n\r\n", 0, end) >= 0
 
 
 def _checked_cells(text: str, header: list[str], mapping: dict[str, str]) -> pd.DataFrame:
@@ -182,19 +225,20 @@ def _checked_cells(text: str, header: list[str], mapping: dict[str, str]) -> pd.
     reader = csv.reader(io.StringIO(text))
     next(reader)
     rows, lines, report = [], [], _Report()
-    for row in reader:
-        if not row or row == [""]:
-            continue  # blank line
-        if len(row) != len(header):
-            fewer = "fewer" if len(row) < len(header) else "more"
-            report.add(
-                Problem(
-                    f"{len(row)} fields, {fewer} than the header's {len(header)}", reader.line_num
-                )
-            )
-            continue
-        rows.append(row)
-        lines.append(reader.line_num)
+    try:
+        for row in reader:
+            if not row or row == [""]:
+                continue  # blank line
+            if len(row) != len(header):
+                fewer = "fewer" if len(row) < len(header) else "more"
+                message = f"{len(row)} fields, {fewer} than the header's {len(header)}"
+                report.add(Problem(message, reader.line_num))
+                continue
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:  # a field past csv's size limit, a NUL byte: reading stops here
+        report.add(Problem(f"cannot be read as CSV ({exc})", reader.line_num))
+        report.raise_if_any()
     if not rows and not report.total:
         raise DataError([Problem("the file has a header but no data rows")])
     raw = pd.DataFrame(rows, columns=header).rename(columns=mapping)
@@ -224,7 +268,11 @@ def _to_numbers(column: str, cells: pd.Series, lines: np.ndarray, report: _Repor
     empty = (cells == "").to_numpy()
     report.flag(empty, lines, column, lambda v: "missing value", cells)
     report.flag(
-        numbers.isna().to_numpy() & ~empty, lines, column, lambda v: f"{v!r} is not a number", cells
+        numbers.isna().to_numpy() & ~empty,
+        lines,
+        column,
+        lambda v: f"{quoted(v)} is not a number",
+        cells,
     )
     fractional = (numbers % 1 != 0).to_numpy() & numbers.notna().to_numpy()
     report.flag(fractional, lines, column, lambda v: f"{v} is not a whole number", cells)
@@ -248,6 +296,14 @@ def _finish(frame: pd.DataFrame, lines: np.ndarray, has_ids: bool, report: _Repo
         frame.insert(0, ID, np.arange(1, len(frame) + 1, dtype=np.int64))
     order = [ID, *FEATURES] + ([TARGET] if TARGET in frame.columns else [])
     return frame[order].reset_index(drop=True)
+
+
+def quoted(value: object, limit: int = 40) -> str:
+    """A value from a file quoted for a message, cut to `limit` characters."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
 def _plain(value) -> str:

@@ -7,6 +7,7 @@ every explore query shares one definition of "matching".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -29,6 +30,11 @@ RANGES: dict[str, tuple[int, int]] = {
 PARAMS = {"sex": "sex", "education": "education", "marriage": "marriage", "age": "age"}
 PARAMS |= {"limit_bal": "limit", "defaulted": "defaulted"}
 YES_NO = {"yes": True, "no": False}
+# Link values: whole numbers are ASCII digits, at most 18 of them (more than any bound here),
+# and a value named in a message is cut to SHOWN_CHARACTERS.
+MAX_DIGITS = 18
+WHOLE_NUMBER = re.compile(r"-?[0-9]+", re.ASCII)
+SHOWN_CHARACTERS = 40
 
 
 class FilterError(ValueError):
@@ -117,18 +123,55 @@ def from_query(query: Mapping[str, str | list[str]]) -> tuple[Filters, list[str]
     """
     values, problems = {}, []
     for field in fields(Filters):
-        raw = query.get(PARAMS[field.name])
-        if isinstance(raw, list):
-            raw = raw[-1] if raw else None
-        if raw is None or raw.strip() == "":
+        raw = _last(query, PARAMS[field.name], problems)
+        if raw is None:
             continue
         try:
             values[field.name] = _parse(field.name, raw.strip())
             Filters(**{field.name: values[field.name]})
         except FilterError as exc:
             values.pop(field.name, None)
-            problems.append(f"{PARAMS[field.name]}={raw!r} was ignored: {exc}")
+            problems.append(f"{PARAMS[field.name]}={shown(raw)} was ignored: {exc}")
     return Filters(**values), problems
+
+
+def id_from_query(
+    query: Mapping[str, str | list[str]], name: str, largest: int
+) -> tuple[int | None, list[str]]:
+    """A client id (1..largest) from the URL parameter `name`, and what was ignored and why;
+    None when the link has no usable one."""
+    problems: list[str] = []
+    raw = _last(query, name, problems)
+    if raw is None:
+        return None, problems
+    number = whole_number(raw)
+    if number is None:
+        problems.append(f"{name}={shown(raw)} was ignored: it is not a whole number")
+    elif not 1 <= number <= largest:
+        problems.append(f"{name}={shown(raw)} was ignored: ids run from 1 to {largest:,}")
+        number = None
+    return number, problems
+
+
+def _last(query: Mapping[str, str | list[str]], name: str, problems: list[str]) -> str | None:
+    """The last value of parameter `name` (a link may repeat it), stripped; None when absent
+    or empty. Values passed over are named in `problems`."""
+    raw = query.get(name)
+    if isinstance(raw, list):
+        if len(raw) > 1:
+            earlier = ", ".join(shown(value) for value in raw[:-1][:3])
+            more = ", ..." if len(raw) > 4 else ""
+            problems.append(
+                f"{name} appears {len(raw):,} times in the link: the last one counts, "
+                f"{earlier}{more} ignored"
+            )
+        raw = raw[-1] if raw else None
+    if raw is None:
+        return None
+    if raw.strip() == "":
+        problems.append(f"{name}={shown(raw)} was ignored: it is empty")
+        return None
+    return raw.strip()
 
 
 def _parse(name: str, raw: str):
@@ -137,18 +180,42 @@ def _parse(name: str, raw: str):
     if name in RANGES:
         low, sep, high = raw.partition("-")
         if not sep:
-            raise FilterError(f"{PARAMS[name]}: {raw!r} is not a range like 25-40")
+            raise FilterError(f"{PARAMS[name]}: {shown(raw)} is not a range like 25-40")
         return (_integer(name, low), _integer(name, high))
     if raw.lower() not in YES_NO:
-        raise FilterError(f"defaulted: {raw!r} is not yes or no")
+        raise FilterError(f"defaulted: {shown(raw)} is not yes or no")
     return YES_NO[raw.lower()]
 
 
 def _integer(name: str, text: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise FilterError(f"{PARAMS[name]}: {text.strip()!r} is not a whole number") from None
+    number = whole_number(text)
+    if number is None:
+        raise FilterError(f"{PARAMS[name]}: {shown(text.strip())} is not a whole number")
+    return number
+
+
+def whole_number(text: str, max_digits: int = MAX_DIGITS) -> int | None:
+    """`text` as a whole number when it is ASCII digits (an optional minus first, spaces
+    around) and at most `max_digits` long, else None.
+
+    Stricter than int(): "²" and "١٢" are digits to Python but not numbers in a link, "1_000"
+    is not a number either, and a number of thousands of digits is refused before int()
+    spends time on it (or raises on it past 4,300 digits).
+    """
+    text = text.strip()
+    if len(text) > max_digits + 1 or not WHOLE_NUMBER.fullmatch(text):
+        return None
+    if len(text.removeprefix("-")) > max_digits:
+        return None
+    return int(text)
+
+
+def shown(value: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """A value from outside, quoted for a message: control characters escaped, cut to
+    `limit` characters with its length said."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
 
 
 def _choice(name: str, codes, allowed: tuple[int, ...]) -> tuple[int, ...]:

@@ -23,7 +23,16 @@ from pydantic import (
     create_model,
 )
 
-from core.data.dataset import DOMAINS, canonical_name, parse_csv, validate_frame
+from core.data.dataset import (
+    DOMAINS,
+    MAX_PROBLEMS,
+    DataError,
+    Problem,
+    canonical_name,
+    parse_csv,
+    quoted,
+    validate_frame,
+)
 from core.vocabulary import FEATURES, ID, LABELS, MONTH_LABELS, STATUS_LABELS
 
 DESCRIPTIONS = {
@@ -151,12 +160,21 @@ def _message(field: str, error: dict) -> str:
         return "missing value"
     if kind in ("greater_than_equal", "less_than_equal"):
         low, high = DOMAINS[field]
-        return f"{value} is outside {low}..{high}"
+        return f"{_shown(value)} is outside {low}..{high}"
     if kind == "int_from_float":
         return f"{value} is not a whole number"
     if kind in ("int_parsing", "int_type", "value_error"):
-        return f"{value!r} is not a whole number"
+        return f"{quoted(value) if isinstance(value, str) else repr(value)} is not a whole number"
     return error["msg"]
+
+
+def _shown(value: Any) -> str:
+    """A number as a message shows it: a huge one by its number of digits."""
+    if isinstance(value, int) and value.bit_length() > 100:
+        if value.bit_length() > 14_000:  # str() refuses past 4,300 digits
+            return "a number of over 4,000 digits"
+        return f"a number of {len(str(abs(value))):,} digits"
+    return str(value)
 
 
 def features_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -170,9 +188,28 @@ def features_frame(frame: pd.DataFrame) -> pd.DataFrame:
     names = {c: canonical_name(str(c)) for c in frame.columns}
     kept = {c: name for c, name in names.items() if name in (*FEATURES, ID)}
     frame = frame[list(kept)].rename(columns=kept)
+    _refuse_long_texts(frame)
     if set(FEATURES) <= set(frame.columns) and all(
         pd.api.types.is_integer_dtype(dtype) for dtype in frame.dtypes
     ):
         return validate_frame(frame)
     # Text, floats or gaps: the file validator gives the same messages as for an upload.
     return parse_csv(frame.to_csv(index=False).encode(), require_target=False)
+
+
+# A cell of text longer than this is no number: named here, before it reaches the CSV reader.
+MAX_TEXT = 100
+
+
+def _refuse_long_texts(frame: pd.DataFrame) -> None:
+    problems = []
+    for column in frame.columns:
+        if frame[column].dtype != object:
+            continue
+        cells = frame[column]
+        lengths = cells.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
+        for position in np.flatnonzero(lengths > MAX_TEXT)[:MAX_PROBLEMS]:
+            text = quoted(cells.iloc[position])
+            problems.append(Problem(f"{text} is not a number", int(position) + 2, column))
+    if problems:
+        raise DataError(sorted(problems, key=lambda p: p.line))

@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from core.auth.access import SYSTEM, Actor, require
 from core.data.dataset import DOMAINS, parse_csv
 from core.data.features import typical_of, typical_values
 from core.ml.registry import changes, default_version, format_version, get_version, load_pipeline
@@ -328,6 +329,7 @@ def score(
     threshold: float = DEFAULT_THRESHOLD,
     source: str | None = None,
     buffered: bool = False,
+    actor: Actor = SYSTEM,
 ) -> Score | pd.DataFrame:
     """Score one client (a mapping or ClientFeatures: returns a Score) or a frame of them.
 
@@ -335,8 +337,10 @@ def score(
     (1 = default at `threshold`) added. With `source` (form, batch, cli, api) every score
     is written to the prediction log: at once (a frame in one transaction), or with
     `buffered` by this process's log buffer within a second. Without `source` nothing is
-    logged. Bad input raises InputError (one client) or DataError (a frame).
+    logged. Bad input raises InputError (one client) or DataError (a frame); AccessDenied
+    when `actor` may not score (core.auth).
     """
+    require(actor, "score")
     _checked(threshold)
     if isinstance(clients, pd.DataFrame):
         frame = features_frame(clients)
@@ -357,9 +361,11 @@ def score_frame(
     source: str | None = None,
     *,
     buffered: bool = False,
+    actor: Actor = SYSTEM,
 ) -> pd.DataFrame:
-    """Score an already validated frame (as from parse_csv or features_frame); `source`
-    and `buffered` log as for score."""
+    """Score an already validated frame (as from parse_csv or features_frame); `source`,
+    `buffered` and `actor` as for score."""
+    require(actor, "score")
     model = get_model(engine, version)
     values = frame[FEATURES].to_numpy(dtype=np.int64)
     probabilities = model.predict(values.astype(float)) if len(frame) else np.array([])
@@ -401,6 +407,7 @@ def score_file(
     threshold: float = DEFAULT_THRESHOLD,
     source: str | None = "batch",
     buffered: bool = False,
+    actor: Actor = SYSTEM,
 ) -> pd.DataFrame:
     """Validate a CSV of clients (any of the loader's headers, target optional) and score it.
 
@@ -408,6 +415,7 @@ def score_file(
     scored or logged from an unusable file. The results keep the file's `ID` (else 1..N)
     and its target when it has one. `source` and `buffered` log as for score.
     """
+    require(actor, "score")
     frame = parse_csv(data, require_target=False)
     results = score_frame(engine, frame, version, threshold, source, buffered=buffered)
     order = [ID, *FEATURES] + ([TARGET] if TARGET in frame.columns else [])
@@ -415,12 +423,18 @@ def score_file(
 
 
 def explain(
-    engine: Engine, client: Mapping[str, Any] | BaseModel, version: str | None = None
+    engine: Engine,
+    client: Mapping[str, Any] | BaseModel,
+    version: str | None = None,
+    *,
+    actor: Actor = SYSTEM,
 ) -> Explanation:
     """Which features push this client's probability up or down, and by how much.
 
     Tree models (decision trees, forests, boosted trees) get SHAP values; other models an
     occlusion: the change in probability when one feature is set to its typical value,
-    all 23 variants scored in one `predict_proba` call.
+    all 23 variants scored in one `predict_proba` call. AccessDenied when `actor` may not
+    score.
     """
+    require(actor, "score")
     return get_model(engine, version).explain(client_frame(client))

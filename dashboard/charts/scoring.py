@@ -91,6 +91,36 @@ def probability_histogram(probabilities, threshold: float) -> go.Figure:
     return figure
 
 
+def probability_bars(counts, threshold: float) -> go.Figure:
+    """A scored file's probabilities as counted in fixed bins (core.serving.files: one per
+    0.01, then one for exactly 1), with the threshold as a vertical line."""
+    counts = np.asarray(counts, dtype=np.int64)
+    width = 1 / (len(counts) - 1)
+    starts = np.arange(len(counts)) * width
+    figure = go.Figure(
+        go.Bar(
+            x=starts + width / 2,
+            y=counts,
+            width=width,
+            customdata=np.stack([starts, np.minimum(starts + width, 1)], axis=1),
+            marker_color=DOWN,
+            hovertemplate="%{customdata[0]:.2f}-%{customdata[1]:.2f}<br>%{y:,} clients"
+            "<extra></extra>",
+        )
+    )
+    figure.add_vline(
+        x=threshold, line_color=UP, line_dash="dash", annotation_text=f"threshold {threshold:.2f}"
+    )
+    figure.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        xaxis={"title": "Probability of default", "range": [0, 1]},
+        yaxis_title="Clients",
+        bargap=0.05,
+    )
+    return figure
+
+
 def compare_distributions(recent, reference, title: str, *, unit_range=None) -> go.Figure:
     """Recent scores' values against the training reference, each as shares of its rows."""
     figure = go.Figure()

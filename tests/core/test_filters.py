@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.dialects import sqlite
 
 from core.db.schema import Client
-from core.explore.filters import FilterError, Filters, from_query
+from core.explore.filters import FilterError, Filters, from_query, id_from_query
 
 clients = Client.__table__
 
@@ -28,8 +28,7 @@ clients = Client.__table__
         ({"defaulted": "yes"}, Filters(defaulted=True)),
         ({"defaulted": "No"}, Filters(defaulted=False)),
         ({"sex": "1,2"}, Filters()),  # every code is the same as no filter
-        ({"sex": ["1", "2"]}, Filters(sex=(2,))),  # a repeated parameter: the last one wins
-        ({"sex": " "}, Filters()),
+        ({"sex": ["2"]}, Filters(sex=(2,))),  # every value of a parameter, as in a URL
         ({"page": "3", "client": "7"}, Filters()),  # not ours
         (
             {"sex": "2", "education": "1,2", "marriage": "1", "age": "30-45", "defaulted": "no"},
@@ -52,6 +51,33 @@ def test_from_query(query, expected):
         ({"limit": "a-b"}, Filters(), "limit: 'a' is not a whole number"),
         ({"defaulted": "maybe"}, Filters(), "defaulted: 'maybe' is not yes or no"),
         ({"sex": "2", "age": "x"}, Filters(sex=(2,)), "age='x' was ignored"),
+        # Hostile links: each value ignored and named, nothing raised.
+        (
+            {"sex": ["1", "2"]},
+            Filters(sex=(2,)),
+            "sex appears 2 times in the link: the last one counts, '1' ignored",
+        ),
+        ({"sex": " "}, Filters(), "sex=' ' was ignored: it is empty"),
+        ({"sex": "²"}, Filters(), "sex: '²' is not a whole number"),  # "²".isdigit() is True
+        ({"age": "١٢-٤٠"}, Filters(), "age: '١٢' is not a whole number"),  # int() takes it
+        ({"limit": "1_000-2_000"}, Filters(), "limit: '1_000' is not a whole number"),
+        ({"education": "+1"}, Filters(), "education: '+1' is not a whole number"),
+        ({"age": "-5-20"}, Filters(), "age: '' is not a whole number"),
+        ({"sex": "-1"}, Filters(), "sex: -1 is not a code"),
+        (
+            {"age": "9" * 10_000 + "-20"},
+            Filters(),
+            "age: '9999999999999999999999999999999999999999'... (10,000 characters) is not",
+        ),
+        ({"sex": "9" * 19}, Filters(), "sex: '9999999999999999999' is not a whole number"),
+        ({"limit": "1-" + "9" * 18}, Filters(), "limit: 1-999999999999999999 is outside"),
+        (
+            {"sex": "<script>alert(1)</script>"},
+            Filters(),
+            "sex: '<script>alert(1)</script>' is not a whole number",
+        ),
+        ({"defaulted": "yes\x00"}, Filters(), "defaulted: 'yes\\x00' is not yes or no"),
+        ({"marriage": "1\n2"}, Filters(), "marriage: '1\\n2' is not a whole number"),
     ],
 )
 def test_from_query_keeps_what_it_can_and_names_what_it_ignored(query, kept, problem):
@@ -155,3 +181,29 @@ def test_where_clause_applies_to_any_table_with_the_clients_columns():
 )
 def test_describe(filters, words):
     assert filters.describe() == words
+
+
+@pytest.mark.parametrize(
+    ("query", "found", "problem"),
+    [
+        ({}, None, None),
+        ({"client": "7"}, 7, None),
+        ({"client": " 12 "}, 12, None),
+        ({"client": ["3", "8"]}, 8, "client appears 2 times in the link: the last one counts"),
+        ({"client": ""}, None, "client='' was ignored: it is empty"),
+        ({"client": "²"}, None, "client='²' was ignored: it is not a whole number"),
+        ({"client": "١٢"}, None, "client='١٢' was ignored: it is not a whole number"),
+        ({"client": "0"}, None, "client='0' was ignored: ids run from 1 to 1,000"),
+        ({"client": "-4"}, None, "client='-4' was ignored: ids run from 1 to 1,000"),
+        ({"client": "1001"}, None, "client='1001' was ignored: ids run from 1 to 1,000"),
+        ({"client": "9" * 10_000}, None, "... (10,000 characters) was ignored: it is not"),
+        ({"client": "\x00"}, None, "client='\\x00' was ignored"),
+    ],
+)
+def test_id_from_query_takes_whole_numbers_in_range_and_names_the_rest(query, found, problem):
+    number, problems = id_from_query(query, "client", 1_000)
+    assert number == found
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0]

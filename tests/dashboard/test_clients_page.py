@@ -12,6 +12,7 @@ from core import explore
 from core.data.loader import load_file
 from core.explore.filters import Filters
 from dashboard.charts.explore import NO_MATCH, client_rows, metric_values
+from dashboard.components import escape_markdown
 from tests.dashboard.charts import chart, metrics
 from tests.dashboard.conftest import APP, page_opener
 from tests.tcp_proxy import TcpProxy
@@ -171,7 +172,12 @@ def test_a_bad_link_value_is_ignored_and_named(loaded_sqlite, settings_env, db):
     app.query_params.update({"sex": "2", "age": "thirty-forty", "client": "abc"})
     app.switch_page(CLIENTS).run()
     assert_shows(app, db, Filters(sex=(2,)))
-    assert app.warning[0].value.startswith("The link's filter age='thirty-forty' was ignored")
+    assert app.warning[0].value.startswith(
+        "The link's filter " + escape_markdown("age='thirty-forty' was ignored")
+    )
+    assert app.warning[1].value.startswith(
+        "The link's " + escape_markdown("client='abc' was ignored: it is not a whole number")
+    )
     assert app.number_input(key="lookup_id").value is None
 
 

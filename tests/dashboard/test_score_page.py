@@ -5,6 +5,7 @@ import base64
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import update
 
@@ -167,11 +168,17 @@ def test_a_file_is_scored_shown_and_offered_for_download(dashboard, scoring_sqli
     assert metrics(app)["Clients scored"] == "200"
     expected = score(engine, rows, version="1.0")
     assert metrics(app)["Predicted to default at 0.50"] == f"{int(expected['label'].sum()):,}"
-    histogram = charts(app)["score_histogram"]["data"][0]
-    shown = np.frombuffer(base64.b64decode(histogram["x"]["bdata"]), dtype=histogram["x"]["dtype"])
-    np.testing.assert_allclose(shown, expected["probability"], atol=1e-12)
+    bars = charts(app)["score_histogram"]["data"][0]
+    shown = np.frombuffer(base64.b64decode(bars["y"]["bdata"]), dtype=bars["y"]["dtype"])
+    bins = np.minimum(np.floor(expected["probability"].to_numpy() * 100), 100).astype(int)
+    np.testing.assert_array_equal(shown, np.bincount(bins, minlength=101))
     download = app.download_button(key="score_download")
     assert download.proto.label == "Download the results (CSV)"
+    results = app.session_state["score_batch"][1]
+    written = pd.read_csv(results.path, float_precision="round_trip")
+    assert list(written[ID]) == list(expected[ID]) and len(written) == 200
+    np.testing.assert_array_max_ulp(written["probability"], expected["probability"], maxulp=4)
+    assert app.dataframe[-1].value.shape == (200, len(written.columns))
     log = recent_scores(engine)
     assert len(log) == before + 200 and set(log["source"].iloc[-200:]) == {"batch"}
 
@@ -256,3 +263,24 @@ def test_database_down_gives_a_readable_error(dashboard):
     app = dashboard(PAGE, DATABASE_URL="postgresql://root@127.0.0.1:1/credit")
     assert not app.exception
     assert "The database is not available right now" in app.error[0].value
+
+
+def test_a_file_above_the_upload_limit_is_refused_naming_it(dashboard, scoring_sqlite, engine_of):
+    from core.data.synthetic import synthetic
+
+    engine = engine_of(scoring_sqlite)
+    before = len(recent_scores(engine))
+    data = synthetic(12_000).drop(columns=[TARGET]).to_csv(index=False).encode()
+    size = f"{len(data) / 2**20:.1f}"
+    assert size != "1.0"
+    app = dashboard(PAGE, DATABASE_URL=scoring_sqlite, SCORING_UPLOAD_MB="1")
+    assert app.get("file_uploader")[0].proto.max_upload_size_mb == 1
+    app.file_uploader(key="score_upload").upload("big.csv", data, "text/csv").run()
+    app.button(key="score_batch_run").click().run()
+    assert not app.exception
+    assert app.error[0].value == (
+        f"Nothing was scored: the file is {size} MB, more than the limit of 1 MB "
+        "(setting SCORING_UPLOAD_MB)."
+    )
+    assert "Clients scored" not in metrics(app)
+    assert len(recent_scores(engine)) == before

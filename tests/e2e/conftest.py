@@ -42,6 +42,26 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.browser
 
 
+APP = ROOT / "dashboard" / "app.py"
+# Streamlit reads .streamlit/config.toml (no error details, no Deploy button, the upload
+# limit) from the directory it starts in: the project root, as `make run` and the image do.
+SERVER_CWD = ROOT
+
+
+def server_options(port: int) -> list[str]:
+    """The options after `streamlit run dashboard/app.py` of the browser tests' dashboard."""
+    return [
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -54,25 +74,10 @@ class Dashboard:
     def __init__(self, env: dict[str, str]):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard" / "app.py"),
-            "--server.port",
-            str(self.port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ]
         self.log = open(env["DASHBOARD_LOG"], "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
+            [sys.executable, "-m", "streamlit", "run", str(APP), *server_options(self.port)],
+            cwd=SERVER_CWD,
             env={**os.environ, **env},
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -48,3 +48,36 @@ def test_a_client_is_scored_from_the_form(page, start_dashboard, database_with_m
     expect(page.get_by_text("Red pushes towards default")).to_be_visible()
     assert recent_scores(engine)["source"].tolist() == ["form"]
     engine.dispose()
+
+
+def test_a_file_is_scored_and_its_results_downloaded(
+    page, start_dashboard, database_with_model, tmp_path
+):
+    import pandas as pd
+
+    from core.serving.scoring import score_file
+
+    rows = real_frame().iloc[:300]
+    source = tmp_path / "clients.csv"
+    rows.to_csv(source, index=False)
+    url = start_dashboard(DATABASE_URL=database_with_model)
+    page.goto(f"{url}/score")
+    page.get_by_role("tab", name="A file of clients").click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(source))
+    page.get_by_role("button", name="Score file").click()
+    scored = page.get_by_test_id("stMetric").filter(has_text="Clients scored")
+    expect(scored).to_contain_text("300")
+
+    with page.expect_download() as waiting:
+        page.get_by_role("button", name="Download the results (CSV)").click()
+    download = waiting.value
+    assert download.suggested_filename == "clients-scored.csv"
+    saved = tmp_path / "downloaded.csv"
+    download.save_as(saved)
+    results = pd.read_csv(saved, float_precision="round_trip")
+    engine = make_engine(database_with_model)
+    expected = score_file(engine, source.read_bytes(), version="1.0", source=None)
+    engine.dispose()
+    assert list(results.columns) == list(expected.columns)
+    assert results[ID].tolist() == expected[ID].tolist()
+    assert (results["probability"] - expected["probability"]).abs().max() < 1e-12
