@@ -334,3 +334,21 @@ def test_the_key_cache_is_bounded(engine, monkeypatch):
     assert users.cached_key_actor(key) is users.UNKNOWN
     assert key_actor(engine, key) == Actor("ana", "analyst")
     assert users.cached_key_actor(key) == Actor("ana", "analyst")
+
+
+def test_core_refuses_scoring_below_the_analyst_role(engine, tmp_path):
+    from core.serving.files import score_csv_file
+    from core.serving.scoring import explain, score, score_file
+    from tests.jobs_support import real_frame
+
+    client = real_frame().iloc[0].to_dict()
+    calls = [
+        lambda: score(engine, client, actor=VIEWER),
+        lambda: explain(engine, client, actor=VIEWER),
+        lambda: score_file(engine, b"LIMIT_BAL\n1\n", actor=VIEWER),
+        lambda: score_csv_file(engine, tmp_path / "none.csv", tmp_path / "out.csv", actor=VIEWER),
+    ]
+    for call in calls:
+        with pytest.raises(AccessDenied, match="viewer \\(viewer\\) may not score clients"):
+            call()
+    assert not (tmp_path / "out.csv").exists()
