@@ -94,6 +94,8 @@ class Job:
     best_model_id: str | None
     best_model_name: str | None
     best_score: float | None
+    calibrate: str = "none"
+    leave_out_protected: bool = False
     leaderboard: list[BoardRow] = field(default_factory=list)
 
     @property
@@ -138,10 +140,11 @@ def submit(
     """Check `params`, write a queued job, hand it to `runner`; return the job id.
 
     `params` are check_params' keywords (folds, version, models, metric, sample_size,
-    fix_imbalance). `runner` is core.jobs.rq.RqRunner or core.jobs.local.LocalRunner (see
-    core.jobs.runners.runner_for). Raises TrainingError for bad input (nothing written)
-    and JobError when the runner could not take the job (it is marked failed); AccessDenied
-    when `actor` may not train (core.auth). The job is audited in `actor`'s name.
+    fix_imbalance, calibrate, leave_out_protected). `runner` is core.jobs.rq.RqRunner or
+    core.jobs.local.LocalRunner (see core.jobs.runners.runner_for). Raises TrainingError
+    for bad input (nothing written) and JobError when the runner could not take the job
+    (it is marked failed); AccessDenied when `actor` may not train (core.auth). The job is
+    audited in `actor`'s name.
     """
     require(actor, "train")
     checked = params if isinstance(params, TrainingParams) else check_params(**params)
