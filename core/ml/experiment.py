@@ -83,8 +83,9 @@ def _pycaret():
 
 
 def preload() -> None:
-    """Import PyCaret now (workers do it once, before their first job)."""
+    """Import PyCaret and fairlearn now (workers do it once, before their first job)."""
     _pycaret()
+    import fairlearn.metrics  # noqa: F401 - every job's fairness report uses it
 
 
 # Folds run in parallel processes, and joblib holds each to cpu_count // n_jobs threads,
