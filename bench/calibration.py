@@ -84,7 +84,8 @@ def report(name: str, result: dict) -> list[str]:
         f"  holdout AUC {result['auc']:.4f}, Brier {result['brier']:.4f}, "
         f"ECE {result['ece']:.4f} (target <= {MAX_ECE}) "
         f"{'OK' if result['ece'] <= MAX_ECE else 'MISSED'}",
-        f"  mean predicted {result['mean_predicted']:.4f} vs observed {result['observed_rate']:.4f}",
+        f"  mean predicted {result['mean_predicted']:.4f} "
+        f"vs observed {result['observed_rate']:.4f}",
     ]
     raw = result["uncalibrated"]
     if raw:

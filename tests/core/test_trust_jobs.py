@@ -7,11 +7,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from rq import Queue, SimpleWorker
+from sqlalchemy import select, update
 
 from core import jobs
 from core.data.loader import load_frame
+from core.db.schema import ModelVersion
 from core.ml.registry import get_version
-from core.ml.trust import AT_TRAINING, FROM_HOLDOUT, NOT_COMPUTED, trust_from_holdout, version_trust
+from core.ml.trust import (
+    AT_TRAINING,
+    FROM_HOLDOUT,
+    NOT_COMPUTED,
+    REBUILT,
+    trust_from_holdout,
+    version_trust,
+)
 from core.serving.scoring import explain, get_model, score
 from core.vocabulary import FEATURES, PROTECTED, TARGET
 from tests.jobs_support import FAST, load_clients, real_frame, rq_runner, url_of
@@ -112,3 +121,39 @@ def test_a_version_saved_before_says_what_cannot_be_computed(engine):
     assert trust.status == NOT_COMPUTED and trust.fairness is None
     assert trust.calibration == {"mean_predicted": pytest.approx(0.3), "rows": 9}
     assert "Brier score, ECE, observed default rate and fairness" in trust.reason
+    assert "it was not trained by a job" in trust.reason
+
+
+NEW_KEYS = ("calibration", "fairness", "holdout_clients", "trust_seconds")
+
+
+def as_saved_before(engine, version: str) -> None:
+    """Take out of a version's evaluation what versions saved before issue 13 lacked."""
+    where = ModelVersion.version == version
+    with engine.begin() as connection:
+        evaluation = connection.scalar(select(ModelVersion.evaluation).where(where))
+        older = {key: value for key, value in evaluation.items() if key not in NEW_KEYS}
+        connection.execute(update(ModelVersion).where(where).values(evaluation=older))
+
+
+def test_an_older_versions_holdout_is_rebuilt_and_checked_against_what_it_stored(
+    engine, real_redis, settings_env
+):
+    load_clients(engine)
+    job = train(engine, real_redis, settings_env, version="3.0", fix_imbalance=True)
+    assert job.state == "finished", job.error
+    stored = version_trust(engine, "3.0")
+    as_saved_before(engine, "3.0")
+    assert version_trust(engine, "3.0").status == NOT_COMPUTED
+
+    rebuilt = trust_from_holdout(engine, "3.0")
+    assert rebuilt.status == REBUILT, rebuilt.reason
+    assert rebuilt.calibration["ece"] == pytest.approx(stored.calibration["ece"], abs=1e-4)
+    assert rebuilt.calibration["observed_rate"] == stored.calibration["observed_rate"]
+    assert _same_groups(rebuilt.fairness, stored.fairness)
+
+    load_frame(engine, real_frame().iloc[1_500:1_700], "more.csv")  # the data changes
+    changed = trust_from_holdout(engine, "3.0")
+    assert changed.status == NOT_COMPUTED and changed.fairness is None
+    assert "the data changed: it was trained on 1,500 clients, not 1,700" in changed.reason
+    assert changed.calibration["rows"] == 450
