@@ -173,11 +173,18 @@ def fit_calibration_map(probability: Any, y: Any, method: str) -> Any:
 
 
 def apply_calibration_map(mapping: Any, probability: np.ndarray) -> np.ndarray:
-    """Calibrated probabilities: `mapping` (from fit_calibration_map) applied."""
+    """Calibrated probabilities: `mapping` (from fit_calibration_map) applied.
+
+    The same numbers as the map's own predict, in plain numpy: it runs on every scored
+    client, where scikit-learn's input checks would cost more than the arithmetic.
+    """
     probability = np.asarray(probability, dtype=float)
-    if hasattr(mapping, "predict_proba"):
-        return mapping.predict_proba(_log_odds(probability))[:, 1]
-    return np.clip(mapping.predict(probability), 0.0, 1.0)
+    if hasattr(mapping, "coef_"):  # Platt: a logistic regression on the log-odds
+        z = mapping.coef_[0, 0] * _log_odds(probability)[:, 0] + mapping.intercept_[0]
+        return 1.0 / (1.0 + np.exp(-z))
+    # IsotonicRegression(out_of_bounds="clip") predicts by linear interpolation between
+    # its thresholds, holding the end values outside them: np.interp does the same.
+    return np.interp(probability, mapping.X_thresholds_, mapping.y_thresholds_)
 
 
 def _log_odds(probability: np.ndarray) -> np.ndarray:

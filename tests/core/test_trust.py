@@ -15,8 +15,10 @@ from core.ml.calibration import (
     CALIBRATED,
     MAX_ECE,
     MISCALIBRATED,
+    apply_calibration_map,
     calibration_report,
     calibration_warning,
+    fit_calibration_map,
     verdict,
 )
 from core.ml.evaluation import holdout_clients, read_holdout_clients
@@ -80,6 +82,22 @@ def test_the_verdict_and_its_warning(ece, mean_predicted, observed_rate, expecte
         assert f"{ece:.3f}" in result["warning"] and "miscalibrated" in result["warning"]
         assert calibration_warning({"calibration": result}) == result["warning"]
     assert calibration_warning({}) is None
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_a_calibration_map_gives_what_scikit_learn_predicts(method):
+    random = np.random.default_rng(5)
+    raw = random.uniform(size=2_000)
+    y = (random.uniform(size=2_000) < raw**2).astype(int)
+    mapping = fit_calibration_map(raw, y, method)
+    probability = np.concatenate([random.uniform(size=500), [0.0, 1.0, 1e-9]])
+    if method == "isotonic":
+        expected = mapping.predict(probability)
+    else:
+        clipped = np.clip(probability, 1e-6, 1 - 1e-6)
+        expected = mapping.predict_proba(np.log(clipped / (1 - clipped)).reshape(-1, 1))[:, 1]
+    assert np.allclose(apply_calibration_map(mapping, probability), expected, atol=1e-12)
+    assert np.mean(apply_calibration_map(mapping, raw)) == pytest.approx(y.mean(), abs=0.02)
 
 
 @pytest.mark.parametrize(
