@@ -41,4 +41,5 @@ bench: $(VENV)/.dev
 	$(PY) bench/queries.py
 	$(PY) bench/scoring.py
 	$(PY) bench/training.py
+	$(PY) bench/calibration.py
 	$(PY) bench/api.py

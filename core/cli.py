@@ -241,6 +241,17 @@ def add_train_command(commands) -> None:
         "--fix-imbalance", action="store_true", help="oversample defaulters (SMOTE) in training"
     )
     train.add_argument(
+        "--calibrate",
+        choices=["isotonic", "sigmoid", "none"],
+        help="calibrate the kept model's probabilities on held-out folds "
+        "(default: isotonic with --fix-imbalance, else none)",
+    )
+    train.add_argument(
+        "--leave-out-protected",
+        action="store_true",
+        help="train without SEX, AGE and MARRIAGE (fairness is still reported by them)",
+    )
+    train.add_argument(
         "--no-follow", action="store_true", help="queue the job and exit without waiting"
     )
     train.set_defaults(handler=run_train)
@@ -260,6 +271,8 @@ def run_train(args) -> int:
         metric=args.metric,
         sample_size=args.sample,
         fix_imbalance=args.fix_imbalance,
+        calibrate=args.calibrate,
+        leave_out_protected=args.leave_out_protected,
     )
     try:
         job_id = submit(engine, params, runner)

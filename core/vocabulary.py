@@ -68,8 +68,28 @@ COLUMNS = {
     "F1": "f1",
     "Kappa": "kappa",
     "MCC": "mcc",
+    "Brier": "brier",
+    "Log Loss": "log_loss",
     "TT (Sec)": "tt_sec",
 }
 # The metrics a model can be picked by, AUC (the default) first.
-METRICS = ["AUC", "Accuracy", "Recall", "Prec.", "F1", "Kappa", "MCC"]
-METRIC_ALIASES = {**{m.lower(): m for m in METRICS}, "precision": "Prec.", "prec": "Prec."}
+METRICS = ["AUC", "Accuracy", "Recall", "Prec.", "F1", "Kappa", "MCC", "Brier", "Log Loss"]
+# Errors of the probabilities: the best model has the lowest. Every other metric: highest.
+LOWER_IS_BETTER = frozenset({"Brier", "Log Loss"})
+METRIC_ALIASES = {
+    **{m.lower(): m for m in METRICS},
+    "precision": "Prec.",
+    "prec": "Prec.",
+    "brier score": "Brier",
+    "logloss": "Log Loss",
+    "log_loss": "Log Loss",
+}
+
+
+def best_first(metric: str) -> bool:
+    """Whether sorting on `metric` descending puts the best model first."""
+    return metric not in LOWER_IS_BETTER
+
+
+# Protected attributes: what "leave out protected attributes" drops from a model's inputs.
+PROTECTED = ("SEX", "AGE", "MARRIAGE")

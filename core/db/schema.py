@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -303,6 +304,10 @@ class TrainingJob(Base):
     metric: Mapped[str] = mapped_column(String(20))
     sample_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     fix_imbalance: Mapped[bool] = mapped_column(Boolean, default=False)
+    calibrate: Mapped[str] = mapped_column(String(10), default="none", server_default="none")
+    leave_out_protected: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     seed: Mapped[int] = mapped_column(Integer)
     rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
     models_done: Mapped[int] = mapped_column(Integer, default=0)
@@ -349,6 +354,8 @@ class LeaderboardRow(Base):
     f1: Mapped[float | None] = mapped_column(Float, nullable=True)
     kappa: Mapped[float | None] = mapped_column(Float, nullable=True)
     mcc: Mapped[float | None] = mapped_column(Float, nullable=True)
+    brier: Mapped[float | None] = mapped_column(Float, nullable=True)
+    log_loss: Mapped[float | None] = mapped_column(Float, nullable=True)
     tt_sec: Mapped[float | None] = mapped_column(Float, nullable=True)
     sd: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

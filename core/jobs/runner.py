@@ -42,7 +42,7 @@ from core.ml.experiment import Experiment
 from core.ml.params import MODELS, NO_PROBABILITIES, TrainingError, TrainingParams
 from core.ml.registry import VersionError, save_version
 from core.settings import get_settings
-from core.vocabulary import COLUMNS
+from core.vocabulary import COLUMNS, best_first
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,8 @@ class _JobRun:
             time.perf_counter() - started,
         )
         self._check_wanted()
-        self._save(params, best, finalized, note)
+        notes = [text for text in (note, getattr(finalized, "note", None)) if text]
+        self._save(params, best, finalized, "; ".join(notes) or None)
 
     def _save(self, params: TrainingParams, best: BoardRow, finalized, note: str | None) -> None:
         """The version and the job's end in one transaction: both or neither."""
@@ -412,10 +413,12 @@ def _lock_job(connection, job_id: str) -> None:
 
 
 def pick_best(board: list[BoardRow], metric: str) -> tuple[BoardRow | None, str | None]:
-    """The best model on `metric` among those that give probabilities, and a note when the
-    top one gives none (ridge, svm): scoring needs probabilities."""
+    """The best model on `metric` (the highest, or the lowest for Brier and Log Loss) among
+    those that give probabilities, and a note when the top one gives none (ridge, svm):
+    scoring needs probabilities."""
+    sign = -1 if best_first(metric) else 1
     scored = [r for r in board if r.state == "done" and r.metrics.get(metric) is not None]
-    ranked = sorted(scored, key=lambda r: (-r.metrics[metric], r.position))
+    ranked = sorted(scored, key=lambda r: (sign * r.metrics[metric], r.position))
     best = next((r for r in ranked if r.model_id not in NO_PROBABILITIES), None)
     if best is None or best is ranked[0]:
         return best, None

@@ -95,6 +95,8 @@ class Job:
     best_model_id: str | None
     best_model_name: str | None
     best_score: float | None
+    calibrate: str = "none"
+    leave_out_protected: bool = False
     leaderboard: list[BoardRow] = field(default_factory=list)
 
     @property
@@ -139,13 +141,13 @@ def submit(
     """Check `params`, write a queued job, hand it to `runner`; return the job id.
 
     `params` are check_params' keywords (folds, version, models, metric, sample_size,
-    fix_imbalance). `runner` is core.jobs.rq.RqRunner or core.jobs.local.LocalRunner (see
-    core.jobs.runners.runner_for). Raises TrainingError for bad input (nothing written),
-    also for a version that is saved or claimed by a queued or running job: the claim is
-    atomic, so of several submissions of one version at the same moment exactly one is
-    accepted. AccessDenied when `actor` may not train (core.auth); the job is audited in
-    `actor`'s name. Raises JobError when the runner could not take the job (it is marked failed,
-    which frees its version).
+    fix_imbalance, calibrate, leave_out_protected). `runner` is core.jobs.rq.RqRunner or
+    core.jobs.local.LocalRunner (see core.jobs.runners.runner_for). Raises TrainingError
+    for bad input (nothing written), also for a version that is saved or claimed by a
+    queued or running job: the claim is atomic, so of several submissions of one version
+    at the same moment exactly one is accepted. AccessDenied when `actor` may not train
+    (core.auth); the job is audited in `actor`'s name. Raises JobError when the runner
+    could not take the job (it is marked failed, which frees its version).
     """
     require(actor, "train")
     checked = params if isinstance(params, TrainingParams) else check_params(**params)

@@ -1,5 +1,5 @@
-"""Training and models: parameters, the one PyCaret adapter (experiment), evaluation, the
-version registry and leaderboards.
+"""Training and models: parameters, the one PyCaret adapter (experiment), evaluation with
+calibration and fairness (trust reads them back), the version registry and leaderboards.
 
 PyCaret opens ./logs.log in the current directory the moment it is imported (also when a
 stored pipeline is unpickled) unless told otherwise: from here on it logs warnings only,

@@ -11,11 +11,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
+from core.ml.calibration import CalibratedEstimator, fit_calibration_map, summary
 from core.ml.evaluation import evaluate
-from core.ml.params import MODELS, TrainingError, TrainingParams
-from core.vocabulary import COLUMNS, ID, METRICS, TARGET
+from core.ml.fairness import ATTRIBUTES
+from core.ml.params import MODELS, NO_CALIBRATION, TrainingError, TrainingParams
+from core.vocabulary import COLUMNS, FEATURES, ID, METRICS, PROTECTED, TARGET
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +36,36 @@ class CvResult:
 
 @dataclass
 class Finalized:
-    """The best model finalized on every row, and its evaluation on the holdout."""
+    """The best model finalized on every row, and its evaluation on the holdout; `note`
+    says why an option (calibration) was not applied, if it was not."""
 
     pipeline: Any
     params: dict
     evaluation: dict = field(default_factory=dict)
+    note: str | None = None
+
+
+class LeaveOutColumns(TransformerMixin, BaseEstimator):
+    """The first step of a pipeline trained without some columns: it drops them, so the
+    pipeline still takes every feature a client sends."""
+
+    def __init__(self, columns: tuple[str, ...] = PROTECTED):
+        self.columns = columns
+
+    # PyCaret's pipeline passes arguments by these names: X and y.
+    def fit(self, X, y=None):  # noqa: N803
+        return self
+
+    def transform(self, X):  # noqa: N803
+        return X.drop(columns=[c for c in self.columns if c in X.columns])
+
+
+def _probability_metrics() -> list[tuple[str, str, Any]]:
+    """(id, leaderboard name, scorer) of the probability errors cross-validated beside
+    PyCaret's own metrics; lower is better for both."""
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    return [("brier", "Brier", brier_score_loss), ("logloss", "Log Loss", log_loss)]
 
 
 def _quiet_pycaret() -> None:
@@ -54,8 +83,9 @@ def _pycaret():
 
 
 def preload() -> None:
-    """Import PyCaret now (workers do it once, before their first job)."""
+    """Import PyCaret and fairlearn now (workers do it once, before their first job)."""
     _pycaret()
+    import fairlearn.metrics  # noqa: F401 - every job's fairness report uses it
 
 
 # Folds run in parallel processes, and joblib holds each to cpu_count // n_jobs threads,
@@ -124,6 +154,7 @@ class Experiment:
             raise TrainingError(["the data set is empty: load clients before training"])
         self.params = params
         self.rows = len(frame)
+        self.frame = frame
         self.warm_up = warm_up
         started = time.perf_counter()
         self.exp = _pycaret()()
@@ -133,11 +164,16 @@ class Experiment:
             fold=params.folds,
             session_id=params.seed,
             fix_imbalance=params.fix_imbalance,
+            ignore_features=list(PROTECTED) if params.leave_out_protected else None,
             html=False,
             verbose=False,
             system_log=False,
             log_experiment=False,
         )
+        for metric_id, name, scorer in _probability_metrics():
+            self.exp.add_metric(
+                metric_id, name, scorer, target="pred_proba", greater_is_better=False
+            )
         log.info(
             "PyCaret setup on %s rows in %.1f s; thread pools %s",
             self.rows,
@@ -188,9 +224,7 @@ class Experiment:
         gives, as finalize builds it."""
         from pycaret.internal.pipeline import estimator_pipeline
 
-        definition = self.exp._all_models_internal[model_id]
-        estimator = definition.class_def(**definition.args)
-        with estimator_pipeline(self.exp.pipeline, estimator) as pipeline:
+        with estimator_pipeline(self.exp.pipeline, self._estimator(model_id)) as pipeline:
             return pipeline.fit(self.exp.X_train, self.exp.y_train)
 
     @property
@@ -200,30 +234,139 @@ class Experiment:
 
     def finalize(self, model_id: str) -> Finalized:
         """The best model fitted on the training split (evaluated on the holdout) and on
-        every row (the pipeline that is stored), both fits at once.
+        every row (the pipeline that is stored), calibrated when the job asks for it.
 
         Each fit is what PyCaret does: `create_model(id, cross_validation=False)` fits the
         setup's pipeline plus the estimator on the training split, `finalize_model` the
-        same on every row. They are independent, so they run side by side in two worker
+        same on every row. They are independent, so they run side by side in the worker
         processes (most estimators fit on one core) instead of one after the other.
+
+        Calibration learns its map on held-out folds of each fit's rows: the pipeline,
+        resampling included, is fitted on the other folds and predicts the held-out one,
+        whose clients keep their real default rate (PyCaret's calibrate_model would
+        calibrate after the resampling step, on the resampled rate). If it fails (a fold
+        with one class), the model is kept uncalibrated and `note` says why.
         """
-        from joblib import Parallel, delayed
-        from pycaret.internal.pipeline import estimator_pipeline
-        from sklearn.base import clone
+        from joblib import Parallel
 
         exp = self.exp
-        definition = exp._all_models_internal[model_id]
-        estimator = definition.class_def(**definition.args)
-        fits = []
+        method = None if self.params.calibrate == NO_CALIBRATION else self.params.calibrate
+        tasks, fold_count = [], 0
         for x, y in ((exp.X_train, exp.y_train), (exp.X, exp.y)):
-            with estimator_pipeline(exp.pipeline, clone(estimator)) as pipeline:
-                fits.append(delayed(_fit)(pipeline, x, y))
-        fitted = Parallel(n_jobs=2, return_as="generator")(fits)
-        model = next(fitted).steps[-1][1]  # the smaller fit: evaluate while the other runs
-        evaluation = evaluate(
-            model, exp.X_test_transformed, exp.y_test_transformed, exp.X_train, self.params.seed
+            tasks.append(self._fit_task(model_id, x, y))
+            if method:
+                fold_tasks = self._fold_tasks(model_id, x, y)
+                fold_count = len(fold_tasks)
+                tasks += fold_tasks
+        fitted = Parallel(n_jobs=-1 if method else 2, return_as="generator")(tasks)
+        model = next(fitted).steps[-1][1]  # the smaller fit: evaluate while the others run
+        train_map, problem = _calibration_map(fitted, fold_count, method)
+        evaluation = self._evaluate(_calibrated(model, train_map, method))
+        pipeline = next(fitted)
+        every_map, every_problem = _calibration_map(fitted, fold_count, method)
+        problem = problem or every_problem
+        note = None
+        if method and problem is None:
+            name, estimator = pipeline.steps[-1]
+            pipeline.steps[-1] = (name, _calibrated(estimator, every_map, method))
+            raw = model.predict_proba(exp.X_test_transformed)[:, 1]
+            uncalibrated = summary(exp.y_test_transformed, raw)
+            evaluation["calibration"] |= {"method": method, "uncalibrated": uncalibrated}
+        elif method:
+            note = f"calibration ({method}) was not applied: {problem}; the model is uncalibrated"
+            if train_map is not None:
+                evaluation = self._evaluate(model)
+            evaluation["calibration"] |= {"method": None, "note": note}
+        else:
+            evaluation["calibration"]["method"] = None
+        if self.params.leave_out_protected:
+            pipeline.steps.insert(0, ("leave_out_protected", LeaveOutColumns(PROTECTED)))
+        evaluation["left_out"] = list(PROTECTED) if self.params.leave_out_protected else []
+        return Finalized(
+            pipeline=pipeline, params=model.get_params(), evaluation=evaluation, note=note
         )
-        return Finalized(pipeline=next(fitted), params=model.get_params(), evaluation=evaluation)
+
+    def _evaluate(self, model) -> dict:
+        """The holdout evaluation of `model` fitted on the training split, with the holdout
+        clients' IDs and groups and a training sample of all 23 features (also when the
+        model leaves some out)."""
+        exp = self.exp
+        return evaluate(
+            model,
+            exp.X_test_transformed,
+            exp.y_test_transformed,
+            self.frame.loc[exp.X_train.index, FEATURES],
+            self.params.seed,
+            clients=self.frame.loc[exp.X_test.index, [ID, *ATTRIBUTES]],
+        )
+
+    def _estimator(self, model_id: str, **args):
+        definition = self.exp._all_models_internal[model_id]
+        return definition.class_def(**(definition.args | args))
+
+    def _fit_task(self, model_id: str, x: pd.DataFrame, y: pd.Series):
+        from joblib import delayed
+        from pycaret.internal.pipeline import estimator_pipeline
+
+        with estimator_pipeline(self.exp.pipeline, self._estimator(model_id)) as pipeline:
+            return delayed(_fit)(pipeline, x, y)
+
+    def _fold_tasks(self, model_id: str, x: pd.DataFrame, y: pd.Series) -> list:
+        """One task per fold of the setup's fold strategy: fit on the other folds, give
+        the held-out fold's probabilities (or the error, as text)."""
+        from joblib import delayed
+        from pycaret.internal.pipeline import estimator_pipeline
+
+        tasks = []
+        for fold, (fit_rows, held_out) in enumerate(self.exp.fold_generator.split(x, y)):
+            estimator = self._estimator(model_id, **CV_ESTIMATOR_ARGS.get(model_id, {}))
+            with estimator_pipeline(self.exp.pipeline, estimator) as pipeline:
+                tasks.append(
+                    delayed(_held_out_probabilities)(
+                        pipeline,
+                        x.iloc[fit_rows],
+                        y.iloc[fit_rows],
+                        x.iloc[held_out],
+                        y.iloc[held_out],
+                        held_out,
+                        fold,
+                    )  # fmt: skip
+                )
+        return tasks
+
+
+def _calibrated(model, mapping, method: str | None):
+    return model if mapping is None else CalibratedEstimator(model, mapping, method)
+
+
+def _calibration_map(fitted, folds: int, method: str | None):
+    """(map, None) learnt from the next `folds` held-out folds that `fitted` gives, or
+    (None, why not); (None, None) without a method."""
+    if not method:
+        return None, None
+    results = [next(fitted) for _ in range(folds)]
+    problems = [problem for _, _, problem in results if problem]
+    if problems:
+        return None, problems[0]
+    size = sum(len(rows) for rows, _, _ in results)
+    probability, labels = np.empty(size), np.empty(size, dtype=int)
+    for rows, (p, y), _ in results:
+        probability[rows], labels[rows] = p, y
+    try:
+        return fit_calibration_map(probability, labels, method), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _held_out_probabilities(pipeline, x_fit, y_fit, x_held_out, y_held_out, rows, fold: int):
+    """(rows, (probabilities, labels), None) of one fold, or (rows, None, why it failed)."""
+    try:
+        probability = pipeline.fit(x_fit, y_fit).predict_proba(x_held_out)[:, 1]
+    except Exception as exc:  # the option fails, not the job: the caller says why
+        return rows, None, f"fold {fold + 1}: {type(exc).__name__}: {exc}"
+    if not np.isfinite(probability).all():
+        return rows, None, f"fold {fold + 1}: the model gave probabilities that are not numbers"
+    return rows, (probability, np.asarray(y_held_out).astype(int)), None
 
 
 def _fit(pipeline, x: pd.DataFrame, y: pd.Series):
@@ -237,11 +380,13 @@ class UnsupportedStep(ValueError):
 def serving_steps(pipeline: Any) -> list[tuple[str, Any]]:
     """The steps a fitted PyCaret pipeline runs at prediction time, in plain terms.
 
+    `("drop", [column, ...])` for the columns a model trained without them leaves out,
     `("fill", {column: value})` for a SimpleImputer on some columns (no-op steps are left
-    out), then `("estimator", estimator)` for the fitted estimator. Steps PyCaret skips when
-    predicting (resampling such as fix_imbalance) are left out as it leaves them out. Raises
-    UnsupportedStep naming the first step that is anything else, so the caller keeps the
-    pipeline.
+    out), then `("estimator", estimator)` for the fitted estimator and, for a calibrated
+    model, `("calibrate", function)` mapping its probabilities of default to calibrated
+    ones. Steps PyCaret skips when predicting (resampling such as fix_imbalance) are left
+    out as it leaves them out. Raises UnsupportedStep naming the first step that is
+    anything else, so the caller keeps the pipeline.
     """
     from sklearn.impute import SimpleImputer
 
@@ -249,6 +394,9 @@ def serving_steps(pipeline: Any) -> list[tuple[str, Any]]:
         raise UnsupportedStep(f"{type(pipeline).__name__} is not a PyCaret pipeline")
     steps: list[tuple[str, Any]] = []
     for _, name, step in pipeline._iter(with_final=False):
+        if isinstance(step, LeaveOutColumns):
+            steps.append(("drop", list(step.columns)))
+            continue
         transformer = getattr(step, "transformer", None)
         if not isinstance(transformer, SimpleImputer):
             raise UnsupportedStep(f"step {name!r} ({type(transformer or step).__name__})")
@@ -263,8 +411,10 @@ def serving_steps(pipeline: Any) -> list[tuple[str, Any]]:
         if any(not isinstance(v, float | int) or v != v for v in fills.values()):
             raise UnsupportedStep(f"step {name!r}: a column without a numeric fill value")
         steps.append(("fill", fills))
-    steps.append(("estimator", pipeline.steps[-1][1]))
-    return steps
+    final = pipeline.steps[-1][1]
+    if isinstance(final, CalibratedEstimator):
+        return [*steps, ("estimator", final.estimator), ("calibrate", final.calibrate)]
+    return [*steps, ("estimator", final)]
 
 
 def _is_nan(value: Any) -> bool:

@@ -12,7 +12,7 @@ from core.db.schema import LeaderboardRow
 from core.jobs.store import Job
 from core.ml.params import MODELS
 from core.ml.registry import VersionSummary
-from core.vocabulary import COLUMNS, METRICS
+from core.vocabulary import COLUMNS, METRICS, best_first
 
 ROWS = LeaderboardRow.__table__
 BOARD_COLUMNS = ["Version", "Model", "Model ID", *COLUMNS, "Kept"]
@@ -28,21 +28,28 @@ def leaderboard(
     engine: Engine, versions: Sequence[VersionSummary], rank_by: str = RANK_BY
 ) -> pd.DataFrame:
     """Every model compared for each of `versions`, one row per version and model, best
-    on `rank_by` first (models without that metric last).
+    on `rank_by` first (highest, lowest for Brier and Log Loss; models without it last).
 
     `versions` are summaries as list_versions gives them, so the registry is not read
     again; the models compared come from the versions' training jobs in one query.
     Columns: Version, Model, Model ID, Accuracy, AUC, Recall, Prec., F1, Kappa, MCC,
-    TT (Sec) and Kept (the model the version stores). A version saved outside a training
-    job has one row: its own model and metrics.
+    Brier, Log Loss, TT (Sec) and Kept (the model the version stores). A version saved
+    outside a training job has one row: its own model and metrics.
     """
     if rank_by not in METRICS:
         raise ValueError(f"cannot rank by {rank_by!r}: choose one of {', '.join(METRICS)}")
     compared = _job_rows(engine, [v.job_id for v in versions if v.job_id])
     rows = [row for v in versions for row in _version_rows(v, compared.get(v.job_id, []))]
-    board = pd.DataFrame(rows, columns=BOARD_COLUMNS)
-    board = board.sort_values(rank_by, ascending=False, na_position="last", kind="stable")
-    return board.reset_index(drop=True)
+    return best_on(pd.DataFrame(rows, columns=BOARD_COLUMNS), rank_by)
+
+
+def best_on(board: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """`board`'s rows best on `metric` first (highest, lowest for Brier and Log Loss), rows
+    without it last, ties in their order: how every leaderboard view ranks."""
+    ranked = board.sort_values(
+        metric, ascending=not best_first(metric), na_position="last", kind="stable"
+    )
+    return ranked.reset_index(drop=True)
 
 
 def _job_rows(engine: Engine, job_ids: list[str]) -> dict[str, list[dict]]:

@@ -1,5 +1,6 @@
 """Training parameters: the models PyCaret offers, the leaderboard's metrics, and the checked
-parameters of one training job (folds, version, models, metric, sample, imbalance fix).
+parameters of one training job (folds, version, models, metric, sample, imbalance fix,
+probability calibration, protected attributes left out).
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ TRAINING_ORDER = [
 ]  # fmt: skip
 
 
+# How a job may calibrate its kept model's probabilities ("none": not at all). Resampling
+# (fix_imbalance) inflates probabilities, so calibration is on by default with it.
+CALIBRATION_METHODS = ("isotonic", "sigmoid")
+NO_CALIBRATION = "none"
+DEFAULT_CALIBRATION_WITH_IMBALANCE_FIX = "isotonic"
+
 MIN_FOLDS, MAX_FOLDS, DEFAULT_FOLDS = 2, 10, 5
 MIN_SAMPLE = 200
 SEED = 123
@@ -72,6 +79,8 @@ class TrainingParams:
     sample_size: int | None = None
     fix_imbalance: bool = False
     seed: int = SEED
+    calibrate: str = NO_CALIBRATION
+    leave_out_protected: bool = False
 
     def as_row(self) -> dict[str, Any]:
         """The columns of a training_jobs row that hold these parameters."""
@@ -93,11 +102,16 @@ def check_params(
     sample_size: Any = None,
     fix_imbalance: bool = False,
     seed: int = SEED,
+    calibrate: Any = None,
+    leave_out_protected: bool = False,
 ) -> TrainingParams:
     """Checked parameters; raises TrainingError naming every bad field.
 
     `models` is a list of PyCaret ids (or a comma-separated string); None means the turbo
-    set. `sample_size` None or 0 means every row. `metric` picks the best model.
+    set. `sample_size` None or 0 means every row. `metric` picks the best model (highest,
+    or lowest for Brier and Log Loss). `calibrate` is "isotonic", "sigmoid" or "none"
+    (also False); None means isotonic when `fix_imbalance` is on, else none.
+    `leave_out_protected` trains without SEX, AGE and MARRIAGE.
     """
     problems: list[str] = []
     checked_folds = _check_folds(folds, problems)
@@ -111,6 +125,7 @@ def check_params(
     if checked_metric is None:
         problems.append(f"metric {metric!r} is not one of {', '.join(METRICS)}")
     checked_sample = _check_sample(sample_size, problems)
+    checked_calibration = _check_calibration(calibrate, bool(fix_imbalance), problems)
     if problems:
         raise TrainingError(problems)
     return TrainingParams(
@@ -121,7 +136,26 @@ def check_params(
         sample_size=checked_sample,
         fix_imbalance=bool(fix_imbalance),
         seed=int(seed),
+        calibrate=checked_calibration,
+        leave_out_protected=bool(leave_out_protected),
     )
+
+
+def _check_calibration(calibrate: Any, fix_imbalance: bool, problems: list[str]) -> str:
+    if calibrate is None or (isinstance(calibrate, str) and not calibrate.strip()):
+        return DEFAULT_CALIBRATION_WITH_IMBALANCE_FIX if fix_imbalance else NO_CALIBRATION
+    if calibrate is False:
+        return NO_CALIBRATION
+    method = str(calibrate).strip().lower()
+    if method in (NO_CALIBRATION, "off", "false"):
+        return NO_CALIBRATION
+    if method not in CALIBRATION_METHODS:
+        problems.append(
+            f"calibrate must be one of {', '.join((*CALIBRATION_METHODS, NO_CALIBRATION))}, "
+            f"not {calibrate!r}"
+        )
+        return NO_CALIBRATION
+    return method
 
 
 def _check_folds(folds: Any, problems: list[str]) -> int:

@@ -105,8 +105,14 @@ def verification_rows(sample: Mapping[str, Sequence] | None = None) -> np.ndarra
 
 
 def _build(steps: list[tuple[str, Any]]) -> Predictor:
-    fills = []
+    calibrate = None
+    if steps[-1][0] == "calibrate":
+        calibrate, steps = steps[-1][1], steps[:-1]
+    fills, dropped = [], set()
     for kind, value in steps[:-1]:
+        if kind == "drop":
+            dropped |= set(value)
+            continue
         if kind != "fill":
             raise UnsupportedStep(f"a step of kind {kind!r}")
         unknown = set(value) - set(FEATURES)
@@ -114,11 +120,14 @@ def _build(steps: list[tuple[str, Any]]) -> Predictor:
             raise UnsupportedStep(f"an imputer of columns {sorted(unknown)}")
         index = np.array([FEATURES.index(name) for name in value], dtype=np.intp)
         fills.append((index, np.array(list(value.values()), dtype=float)))
-    return _estimator_predictor(steps[-1][1], fills)
+    predictor = _estimator_predictor(steps[-1][1], fills, dropped)
+    if calibrate is None:
+        return predictor
+    return lambda rows: calibrate(predictor(rows))
 
 
-def _estimator_predictor(estimator: Any, fills: list) -> Predictor:
-    order = _column_order(estimator)
+def _estimator_predictor(estimator: Any, fills: list, dropped: set[str]) -> Predictor:
+    order = _column_order(estimator, dropped)
     bare = _without_feature_names(estimator)
     lightgbm = hasattr(estimator, "booster_")
 
@@ -139,15 +148,19 @@ def _estimator_predictor(estimator: Any, fills: list) -> Predictor:
     return predict
 
 
-def _column_order(estimator: Any) -> np.ndarray | None:
-    """Where the estimator's columns are among FEATURES (None: the same order)."""
+def _column_order(estimator: Any, dropped: set[str]) -> np.ndarray | None:
+    """Where the estimator's columns are among FEATURES (None: the same order); a model
+    trained without the `dropped` columns has every other feature."""
     names = getattr(estimator, "feature_names_in_", None)
+    kept = [name for name in FEATURES if name not in dropped]
     if names is None:
+        if dropped:
+            raise UnsupportedStep("an estimator without column names after a dropping step")
         return None
     names = [str(n) for n in names]
     if names == FEATURES:
         return None
-    if sorted(names) != sorted(FEATURES):
+    if sorted(names) != sorted(kept):
         raise UnsupportedStep(f"an estimator fitted on other columns ({names[:3]}...)")
     return np.array([FEATURES.index(name) for name in names], dtype=np.intp)
 

@@ -144,6 +144,8 @@ def test_a_version_holds_the_finalized_pipeline_and_its_evaluation(
         "F1",
         "Kappa",
         "MCC",
+        "Brier",
+        "Log Loss",
         "TT (Sec)",
     }
     assert {"pycaret", "scikit-learn"} <= set(info.library_versions)
@@ -365,6 +367,8 @@ def test_a_job_row_gives_back_the_parameters_it_was_submitted_with(engine, real_
         sample_size=250,
         fix_imbalance=True,
         seed=7,
+        calibrate="sigmoid",
+        leave_out_protected=True,
     )
     job_id = jobs.submit(engine, asked, rq_runner(engine, real_redis))
     with engine.connect() as connection:

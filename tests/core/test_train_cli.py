@@ -64,3 +64,18 @@ def test_train_queues_on_redis_and_an_rq_worker_runs_it(small_db, real_redis, re
     job = jobs.get_job(engine, job.id)
     assert job.state == "finished" and job.best_model_id == "lr"
     assert [v.version for v in list_versions(engine)] == ["2.0"]
+
+
+def test_train_passes_the_calibration_and_protected_attribute_options_on(
+    small_db, real_redis, redis_url
+):
+    url, engine = small_db
+    env = dict(DATABASE_URL=url, REDIS_URL=redis_url)
+    for options in (["--fix-imbalance"], ["--calibrate", "sigmoid", "--leave-out-protected"]):
+        done = run_cli("train", "--models", "lr", "--no-follow", *options, **env)
+        assert done.returncode == 0, done.stderr
+    first, second = sorted(jobs.list_jobs(engine), key=lambda job: job.version)
+    assert (first.fix_imbalance, first.calibrate, first.leave_out_protected) == (
+        True, "isotonic", False,  # calibration is on by default with the imbalance fix
+    )  # fmt: skip
+    assert (second.calibrate, second.leave_out_protected) == ("sigmoid", True)

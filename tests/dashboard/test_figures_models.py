@@ -21,7 +21,7 @@ def board() -> pd.DataFrame:
         [
             {"Version": v, "Model": name, "Model ID": mid, "Accuracy": acc, "AUC": auc,
              "Recall": 0.3, "Prec.": 0.6, "F1": 0.4, "Kappa": 0.3, "MCC": 0.35,
-             "TT (Sec)": tt, "Kept": kept}
+             "Brier": 0.15, "Log Loss": 0.46, "TT (Sec)": tt, "Kept": kept}
             for v, name, mid, acc, auc, tt, kept in rows
         ]
     )  # fmt: skip
