@@ -1,6 +1,6 @@
 """Scoring files in chunks (core.serving.files): the same results as scoring the whole file
 in memory, problems named by the file's line however deep, nothing written from a bad file,
-the size limit, and (slow) a 1,000,000-row file through the CLI under 500 MB."""
+the size limit, and a 1,000,000-row file through the CLI under 500 MB (on Postgres)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 
 from core.data.dataset import DataError
 from core.data.synthetic import synthetic
+from core.db.engine import migrate
 from core.serving.files import (
     BINS,
     MB,
@@ -28,6 +29,7 @@ from core.serving.files import (
 from core.serving.predictions import recent_scores
 from core.serving.scoring import score_file
 from core.vocabulary import ID, TARGET
+from tests.conftest import fresh_postgres, postgres_url
 from tests.core.test_cli import ROOT, run_cli
 from tests.trained import real_frame, register
 
@@ -218,8 +220,18 @@ PEAK_RSS = (
 )
 
 
-@pytest.mark.slow
-def test_a_million_rows_are_scored_in_under_500_mb(engine, tmp_path):
+@pytest.fixture
+def postgres_engine():
+    """The emptied, migrated test Postgres: the million-row file runs where deployments
+    score at scale (once, not on both databases, to keep the suite short)."""
+    engine = fresh_postgres(postgres_url())
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_a_million_rows_are_scored_in_under_500_mb(postgres_engine, tmp_path):
+    engine = postgres_engine
     register(engine, "1.0")
     source, out = tmp_path / "clients.csv", tmp_path / "scored.csv"
     synthetic(1_000_000).drop(columns=[TARGET]).to_csv(source, index=False)
