@@ -6,12 +6,13 @@ and versions saved before calibration was stored."""
 import numpy as np
 import pandas as pd
 import pytest
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from sqlalchemy import select, update
 
 from core import jobs
 from core.data.loader import load_frame
 from core.db.schema import ModelVersion
+from core.jobs.rq import training_queue, training_worker
 from core.ml.registry import get_version
 from core.ml.trust import (
     AT_TRAINING,
@@ -34,8 +35,8 @@ def train(engine, real_redis, settings_env, **params) -> jobs.Job:
     settings_env(DATABASE_URL=url_of(engine))
     runner = rq_runner(engine, real_redis)
     job_id = jobs.submit(engine, {**FAST, **params}, runner)
-    queue = Queue(runner.queue, connection=runner.connection)
-    SimpleWorker([queue], connection=runner.connection).work(burst=True)
+    queue = training_queue(runner.queue, runner.connection)
+    training_worker([queue], runner.connection, SimpleWorker).work(burst=True)
     return jobs.get_job(engine, job_id)
 
 
