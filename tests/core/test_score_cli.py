@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from core.serving.predictions import recent_scores
+from core.serving.reasons import COLUMNS
 from core.serving.scoring import score
 from core.vocabulary import FEATURES, ID, TARGET
 from tests.core.test_cli import run_cli
@@ -38,6 +39,9 @@ def test_one_client_as_json_is_scored_printed_and_logged(engine, database_url):
     expected = score(engine, client(), version="1.0").probability
     assert printed["version"] == "1.0" and abs(printed["probability"] - expected) < 1e-12
     assert printed["label"] == int(expected >= 0.1) and printed["threshold"] == 0.1
+    assert printed["threshold_source"] == "given"
+    assert len(printed["reasons"]) <= 4
+    assert all(set(reason) == {"code", "text", "effect"} for reason in printed["reasons"])
     log = recent_scores(engine)
     assert log["source"].tolist() == ["cli"] and log["threshold"].tolist() == [0.1]
 
@@ -50,7 +54,8 @@ def test_a_csv_is_scored_into_a_results_file_and_logged(engine, database_url, tm
     assert done.returncode == 0, done.stderr
     assert "scored 50 clients with model version 1.0" in done.stderr
     results = pd.read_csv(out)
-    assert list(results.columns) == [ID, *FEATURES, TARGET, "probability", "label"]
+    assert list(results.columns) == [ID, *FEATURES, TARGET, "probability", "label", *COLUMNS]
+    assert "at threshold 0.5 (0.5 default)" in done.stderr
     assert len(recent_scores(engine)) == 50 and set(recent_scores(engine)["source"]) == {"cli"}
 
 
