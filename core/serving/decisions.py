@@ -93,6 +93,13 @@ def exposure(frame: pd.DataFrame, basis: str) -> np.ndarray:
     return np.maximum(frame["BILL_AMT1"].to_numpy(dtype=float), 0.0)
 
 
+def client_exposure(client: dict, basis: str) -> float:
+    """One client's EAD, as exposure() computes it for a frame."""
+    if basis == "limit":
+        return float(client["LIMIT_BAL"])
+    return max(float(client["BILL_AMT1"]), 0.0)
+
+
 def profit_curve(holdout: pd.DataFrame, costs: Costs, thresholds=THRESHOLDS) -> pd.DataFrame:
     """For each threshold: clients approved, defaults let through (approved defaulters),
     defaults declined, expected loss, realised loss, margin and profit of the approved.

@@ -10,6 +10,7 @@ a second per version, and a policy saved in this process counts at once.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,7 +21,7 @@ from core.auth.access import SYSTEM, Actor, require
 from core.db.engine import connect
 from core.db.schema import PolicyThreshold
 from core.ml.registry import VersionError, format_version, version_exists
-from core.serving.decisions import Costs
+from core.serving.decisions import Costs, client_exposure
 
 DEFAULT_THRESHOLD = 0.5
 POLICY_SECONDS = 1.0
@@ -90,7 +91,11 @@ def save_policy(
             f"exposure {costs.exposure}, margin {costs.margin:.1%})"
         )
         audit.record(connection, actor, "policy_set", detail)
-    _known[(engine, version)] = (time.monotonic(), policy)
+    # counts at once for every engine of this process on the same database
+    for known_engine, versions in list(_known.items()):
+        if known_engine.url == engine.url:
+            versions[version] = (time.monotonic(), policy)
+    _known.setdefault(engine, {})[version] = (time.monotonic(), policy)
     return policy
 
 
@@ -106,21 +111,22 @@ def get_policy(engine: Engine, version: str) -> Policy | None:
     return Policy(version, float(row["threshold"]), costs, row["set_by"], set_at)
 
 
-_known: dict = {}
+# engine -> {version: (when read, Policy or None)}; engines are not kept alive by it.
+_known: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _cached_policy(engine: Engine, version: str) -> Policy | None:
-    known = _known.get((engine, version))
+    known = _known.get(engine, {}).get(version)
     if known is not None and time.monotonic() - known[0] < POLICY_SECONDS:
         return known[1]
     policy = get_policy(engine, version)
-    _known[(engine, version)] = (time.monotonic(), policy)
+    _known.setdefault(engine, {})[version] = (time.monotonic(), policy)
     return policy
 
 
 def policy_known(engine: Engine, version: str) -> bool:
     """Whether threshold_for(engine, version) reads nothing from the database now."""
-    known = _known.get((engine, version))
+    known = _known.get(engine, {}).get(version)
     return known is not None and time.monotonic() - known[0] < POLICY_SECONDS
 
 
@@ -133,3 +139,16 @@ def threshold_for(engine: Engine, version: str, given: float | None = None) -> T
     if policy is not None:
         return Threshold(policy.threshold, POLICY, version)
     return Threshold(DEFAULT_THRESHOLD, DEFAULT, version)
+
+
+def costs_for(engine: Engine, version: str) -> Costs:
+    """The costs `version`'s policy threshold was chosen under, else the default Costs."""
+    policy = _cached_policy(engine, version)
+    return policy.costs if policy is not None else Costs()
+
+
+def expected_loss(engine: Engine, version: str, probability: float, client: dict) -> float:
+    """One client's expected loss, PD x LGD x EAD, under costs_for(engine, version); `client`
+    holds at least LIMIT_BAL and BILL_AMT1."""
+    costs = costs_for(engine, version)
+    return probability * costs.lgd * client_exposure(client, costs.exposure)
