@@ -66,6 +66,7 @@ PAGES = (
     PageSpec("Models", "Train", "🏋️", "train.py", "train", "train"),
     PageSpec("Models", "Leaderboards", "🏆", "leaderboards.py", "leaderboards", "view_models"),
     PageSpec("Models", "Score", "🎯", "score.py", "score", "score"),
+    PageSpec("Models", "Decisions", "⚖️", "decisions.py", "decisions", "view_models"),
     PageSpec("Admin", "Users", "👤", "users.py", "users", "manage_users"),
 )
 
