@@ -99,3 +99,25 @@ def test_no_model_yet_says_so(sqlite_url):
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_the_cli_uses_the_version_s_policy_threshold_and_says_so(engine, database_url, tmp_path):
+    from core.serving.decisions import Costs
+    from core.serving.policy import save_policy
+
+    register(engine, "1.0")
+    save_policy(engine, "1.0", 0.17, Costs())
+    done = run_cli("score", "--json", json.dumps(client()), DATABASE_URL=database_url)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["threshold"] == 0.17
+    assert printed["threshold_source"] == "policy threshold of version 1.0"
+    assert printed["label"] == int(printed["probability"] >= 0.17)
+
+    source, out = tmp_path / "clients.csv", tmp_path / "scored.csv"
+    real_frame().iloc[:30].to_csv(source, index=False)
+    done = run_cli("score", "--csv", str(source), "--out", str(out), DATABASE_URL=database_url)
+    assert "at threshold 0.17 (policy threshold of version 1.0)" in done.stderr
+    results = pd.read_csv(out)
+    assert (results["label"] == (results["probability"] >= 0.17)).all()
+    assert results[COLUMNS].fillna("").map(len).gt(0).any().any()
