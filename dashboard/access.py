@@ -227,6 +227,7 @@ ACTION_WORDS = {
     "data_loaded": "loaded data",
     "training_submitted": "queued training",
     "champion_changed": "changed the champion",
+    "policy_set": "set a policy threshold",
     "user_added": "added a user",
     "user_removed": "removed a user",
     "role_changed": "changed a role",
