@@ -43,3 +43,4 @@ bench: $(VENV)/.dev
 	$(PY) bench/training.py
 	$(PY) bench/calibration.py
 	$(PY) bench/api.py
+	$(PY) bench/reasons.py

@@ -311,6 +311,12 @@ class ChampionIn(BaseModel):
     version: VersionText | float
 
 
+class ReasonOut(BaseModel):
+    code: str
+    text: str
+    effect: float = Field(description="push towards default, in probability (0.05 = 5 points)")
+
+
 class PredictionOut(BaseModel):
     model_config = _examples(
         {
@@ -319,6 +325,10 @@ class PredictionOut(BaseModel):
             "label_text": "Default",
             "version": "1.0",
             "threshold": 0.5,
+            "threshold_source": "0.5 default",
+            "expected_loss": 6577.2,
+            "reasons": [{"code": "late_payments", "text": "recent late payments", "effect": 0.21}],
+            "protected_note": None,
         }
     )
     probability: float
@@ -326,6 +336,22 @@ class PredictionOut(BaseModel):
     label_text: str
     version: str
     threshold: float
+    threshold_source: str = Field(
+        description='where the threshold came from: "given", "policy threshold of version '
+        '1.2" or "0.5 default"'
+    )
+    expected_loss: float = Field(
+        description="probability x loss given default x exposure, under the version's policy "
+        "costs (else LGD 45% of the credit limit)"
+    )
+    reasons: list[ReasonOut] | None = Field(
+        None, description="with ?reasons=true: up to four reasons towards default, largest first"
+    )
+    protected_note: str | None = Field(
+        None,
+        description="with ?reasons=true: what sex, marital status and age added, when they "
+        "pushed the score up (never a reason)",
+    )
 
 
 class BatchRowOut(BaseModel):
@@ -340,11 +366,13 @@ class BatchOut(BaseModel):
         {
             "version": "1.0",
             "threshold": 0.5,
+            "threshold_source": "0.5 default",
             "count": 1,
             "predictions": [{"ID": 1, "probability": 0.731, "label": 1, "label_text": "Default"}],
         }
     )
     version: str
     threshold: float
+    threshold_source: str
     count: int
     predictions: list[BatchRowOut]

@@ -15,8 +15,18 @@ from sqlalchemy import Engine
 
 from core.auth import SYSTEM, Actor
 from core.data.dataset import parse_csv
-from core.serving.scoring import Score, get_model, is_loaded, score, score_frame
-from core.vocabulary import ID, PREDICTIONS
+from core.serving.policy import expected_loss
+from core.serving.reasons import reasons_of
+from core.serving.scoring import (
+    Score,
+    client_values,
+    explain,
+    get_model,
+    is_loaded,
+    score,
+    score_frame,
+)
+from core.vocabulary import FEATURES, ID, PREDICTIONS
 
 SOURCE = "api"
 log = logging.getLogger(__name__)
@@ -37,7 +47,7 @@ def score_client(
     engine: Engine,
     client: dict[str, Any],
     version: str | None,
-    threshold: float,
+    threshold: float | None,
     actor: Actor = SYSTEM,
 ) -> Score:
     """One client's score; InputError names every bad field."""
@@ -52,6 +62,23 @@ def score_client(
     )
 
 
+def decision(
+    engine: Engine, client: dict[str, Any], result: Score, with_reasons: bool, actor: Actor
+) -> dict:
+    """What the realtime route adds to a score: where the threshold came from, the
+    expected loss and, when asked for, the reason codes (an explanation: slower)."""
+    values = dict(zip(FEATURES, client_values(client), strict=True))
+    fields = {
+        "threshold_source": result.threshold_source,
+        "expected_loss": expected_loss(engine, result.version, result.probability, values),
+    }
+    if with_reasons:
+        found = reasons_of(explain(engine, values, result.version, actor=actor))
+        fields["reasons"] = [reason.as_dict() for reason in found.reasons]
+        fields["protected_note"] = found.protected_note
+    return fields
+
+
 def scores_inline(engine: Engine, version: str | None) -> bool:
     """Whether one client can be scored on the event loop: the model is loaded and nothing
     is read from the database (a score then costs a fraction of a millisecond). Otherwise
@@ -63,7 +90,7 @@ def score_records(
     engine: Engine,
     records: list[dict],
     version: str | None,
-    threshold: float,
+    threshold: float | None,
     actor: Actor = SYSTEM,
 ) -> pd.DataFrame:
     """Scores of a JSON list of clients; DataError names line (item + 2) and column."""
@@ -88,7 +115,7 @@ def score_clients(
     engine: Engine,
     frame: pd.DataFrame,
     version: str | None,
-    threshold: float,
+    threshold: float | None,
     actor: Actor = SYSTEM,
 ) -> pd.DataFrame:
     """Scores of clients already validated by read_csv."""

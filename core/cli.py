@@ -115,7 +115,17 @@ def add_score_command(commands) -> None:
         "--csv", metavar="FILE", help="a CSV of clients (the loader's headers, target optional)"
     )
     score.add_argument("--out", metavar="FILE", help="with --csv: write results here, not stdout")
-    score.add_argument("--threshold", type=float, default=0.5, help="label cut-off (0.5)")
+    score.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="label cut-off (default: the version's policy threshold, else 0.5)",
+    )
+    score.add_argument(
+        "--no-reasons",
+        action="store_true",
+        help="leave out the reason codes (reason_1..reason_4 of a file, reasons of a client)",
+    )
     score.set_defaults(handler=run_score)
 
 
@@ -149,7 +159,15 @@ def _score_json(engine, args) -> int:
     if not isinstance(client, dict):
         raise ValueError('--json takes one client as a JSON object {"LIMIT_BAL": ...}')
     result = score(engine, client, version=args.version, threshold=args.threshold, source="cli")
-    print(json.dumps({**asdict(result), "label": result.label, "label_text": result.label_text}))
+    output = {**asdict(result), "label": result.label, "label_text": result.label_text}
+    if not args.no_reasons:
+        from core.serving.reasons import reasons_of
+        from core.serving.scoring import explain
+
+        found = reasons_of(explain(engine, client, result.version))
+        output["reasons"] = [reason.as_dict() for reason in found.reasons]
+        output["protected_note"] = found.protected_note
+    print(json.dumps(output))
     return 0
 
 
@@ -181,13 +199,14 @@ def _score_csv(engine, args) -> int:
                 log_source="cli",
                 limit_mb=get_settings().scoring_upload_mb,
                 progress=progress,
+                reasons=not args.no_reasons,
             )
         except OSError as exc:
             raise ValueError(f"the results could not be written: {exc}") from None
     print(
         f"scored {scores.rows:,} clients with model version {scores.version}: "
-        f"{scores.predicted:,} predicted to default at threshold {args.threshold}"
-        + (f"; results in {args.out}" if args.out else ""),
+        f"{scores.predicted:,} predicted to default at threshold {scores.threshold:g} "
+        f"({scores.threshold_source})" + (f"; results in {args.out}" if args.out else ""),
         file=sys.stderr,
     )
     return 0

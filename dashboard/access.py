@@ -66,6 +66,7 @@ PAGES = (
     PageSpec("Models", "Train", "🏋️", "train.py", "train", "train"),
     PageSpec("Models", "Leaderboards", "🏆", "leaderboards.py", "leaderboards", "view_models"),
     PageSpec("Models", "Score", "🎯", "score.py", "score", "score"),
+    PageSpec("Models", "Decisions", "⚖️", "decisions.py", "decisions", "view_models"),
     PageSpec("Admin", "Users", "👤", "users.py", "users", "manage_users"),
 )
 
@@ -226,6 +227,7 @@ ACTION_WORDS = {
     "data_loaded": "loaded data",
     "training_submitted": "queued training",
     "champion_changed": "changed the champion",
+    "policy_set": "set a policy threshold",
     "user_added": "added a user",
     "user_removed": "removed a user",
     "role_changed": "changed a role",

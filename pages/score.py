@@ -21,7 +21,6 @@ from core.serving.files import (
 from core.serving.monitoring import KEY_FEATURES, monitoring
 from core.serving.schemas import DESCRIPTIONS, TITLES, InputError
 from core.serving.scoring import (
-    DEFAULT_THRESHOLD,
     ExplanationMethod,
     explain,
     get_model,
@@ -29,6 +28,7 @@ from core.serving.scoring import (
 )
 from core.settings import SettingsError
 from core.vocabulary import LABELS, STATUS_LABELS
+from dashboard import decisions
 from dashboard.access import current, needs, show_refusal
 from dashboard.charts import scoring as figures
 from dashboard.components import engine, settings, stop_with
@@ -82,14 +82,7 @@ version = choice.selectbox(
     format_func=lambda v: names[v].label,
     key="score_version",
 )
-threshold = cut.slider(
-    "Threshold: a probability at or above it is labelled Default",
-    min_value=0.0,
-    max_value=1.0,
-    value=DEFAULT_THRESHOLD,
-    step=0.01,
-    key="score_threshold",
-)
+threshold, threshold_source = decisions.threshold_slider(cut, version)
 
 try:
     get_model(engine(), version)
@@ -265,6 +258,7 @@ def show_result() -> None:
     chart.plotly_chart(figures.gauge(result.probability, threshold), key="score_gauge")
     reasons.plotly_chart(figures.explanation_bars(why.effects), key="score_explanation")
     reasons.caption(f"Method: {why.method.value}: {HOW[why.method].format(why.baseline)}.")
+    decisions.show_reasons(st, why)
 
 
 def batch_tab() -> None:
@@ -313,6 +307,7 @@ def score_upload(upload, limit: int) -> None:
             threshold=threshold,
             limit_mb=limit,
             progress=progress,
+            reasons=True,
             actor=current(),
         )
     except AccessDenied as exc:
@@ -355,7 +350,10 @@ def show_batch(name: str, scores: FileScores) -> None:
     predicted = scores.predicted_at(threshold)
     second.metric(f"Predicted to default at {threshold:.2f}", f"{predicted:,}")
     third.metric("Mean probability", f"{scores.mean_probability:.1%}")
-    st.caption(f"{name}, scored with model version {scores.version}.")
+    st.caption(
+        f"{name}, scored with model version {scores.version} at threshold "
+        f"{scores.threshold:.2f} ({scores.threshold_source}); reasons in reason_1..reason_4."
+    )
     st.plotly_chart(figures.probability_bars(scores.histogram, threshold), key="score_histogram")
     if threshold != scores.threshold:
         st.info(

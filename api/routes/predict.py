@@ -16,7 +16,7 @@ from core.auth import Actor
 from core.data.dataset import DataError
 from core.ml.registry import VersionError, format_version
 from core.serving.schemas import ClientFeatures
-from core.serving.scoring import DEFAULT_THRESHOLD, NoModelError
+from core.serving.scoring import NoModelError
 from core.vocabulary import FEATURES
 
 router = APIRouter(prefix="/predict", tags=["predictions"], route_class=SafeJsonRoute)
@@ -47,10 +47,15 @@ Version = Annotated[
     Query(description="model version (default: the champion, else the newest)", examples=["1.0"]),
 ]
 Threshold = Annotated[
-    float,
+    float | None,
     Query(ge=0, le=1, allow_inf_nan=False, description="probability from which a client is "
-          "labelled default", examples=[0.5]),
+          "labelled default (default: the version's policy threshold, else 0.5)",
+          examples=[0.5]),
 ]  # fmt: skip
+WithReasons = Annotated[
+    bool,
+    Query(description="add the reason codes (an explanation: slower, see PERFORMANCE.md)"),
+]
 
 
 def _checked_version(version: str | None) -> str | None:
@@ -93,22 +98,32 @@ async def realtime(
     actor: Scorer,
     client: Annotated[dict[str, Any], Body()],
     version: Version = None,
-    threshold: Threshold = DEFAULT_THRESHOLD,
+    threshold: Threshold = None,
+    reasons: WithReasons = False,
 ) -> PredictionOut:
-    """The probability that this client defaults, and the label at `threshold`. The body is
-    the data set's 23 columns (`LIMIT_BAL`, `PAY_1`, ...; snake_case names accepted)."""
+    """The probability that this client defaults, the label at `threshold` (by default the
+    version's policy threshold, else 0.5) and where it came from, and the expected loss.
+    With `reasons=true`, up to four reasons towards default (never sex, marital status or
+    age). The body is the data set's 23 columns (`LIMIT_BAL`, `PAY_1`, ...; snake_case names
+    accepted)."""
     checked = _checked_version(version)
     arguments = (scoring.score_client, engine, client, checked, threshold, actor)
     if scoring.scores_inline(engine, checked):  # no thread hop for a loaded model
         result = _scored(*arguments)
     else:
         result = await run_in_threadpool(_scored, *arguments)
+    arguments = (scoring.decision, engine, client, result, reasons, actor)
+    if reasons:
+        extra = await run_in_threadpool(_scored, *arguments)
+    else:
+        extra = _scored(*arguments)
     return PredictionOut(
         probability=result.probability,
         label=result.label,
         label_text=result.label_text,
         version=result.version,
         threshold=result.threshold,
+        **extra,
     )
 
 
@@ -149,7 +164,7 @@ async def batch(
     engine: EngineDep,
     actor: Scorer,
     version: Version = None,
-    threshold: Threshold = DEFAULT_THRESHOLD,
+    threshold: Threshold = None,
 ):
     """Score up to 100,000 clients: a JSON list of clients (as for /predict/realtime/, an
     optional `ID` each), a CSV body (`Content-Type: text/csv`), or a CSV file uploaded as the
@@ -176,7 +191,12 @@ async def batch(
     else:
         raise Problem(415, "send application/json, text/csv or a multipart upload named file")
     rows = scoring.predictions(results)
-    body = {"version": results.attrs["version"], "threshold": threshold, "count": len(rows)}
+    body = {
+        "version": results.attrs["version"],
+        "threshold": results.attrs["threshold"],
+        "threshold_source": results.attrs["threshold_source"],
+        "count": len(rows),
+    }
     return JSONResponse({**body, "predictions": rows})
 
 

@@ -19,6 +19,7 @@ ACTIONS = {
     "train": "analyst",  # submit and cancel training jobs
     "load_data": "admin",  # load or replace the data set
     "set_champion": "admin",
+    "set_policy": "admin",  # save a version's policy threshold (the cut-off scoring uses)
     "manage_users": "admin",  # add, remove, change roles, make and revoke API keys
     "view_audit": "admin",
 }
@@ -66,6 +67,7 @@ def describe(action: str) -> str:
         "train": "train models",
         "load_data": "load data",
         "set_champion": "choose the champion",
+        "set_policy": "set the policy threshold",
         "manage_users": "manage users",
         "view_audit": "read the audit log",
     }[action]

@@ -406,3 +406,20 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class PolicyThreshold(Base):
+    """A version's policy threshold: the cut-off scoring uses by default, chosen from costs
+    (core.serving.decisions), with the costs it was chosen under and who saved it."""
+
+    __tablename__ = "policy_thresholds"
+
+    version: Mapped[str] = mapped_column(
+        String(20), ForeignKey("model_versions.version", ondelete="CASCADE"), primary_key=True
+    )
+    threshold: Mapped[float] = mapped_column(Float)
+    lgd: Mapped[float] = mapped_column(Float)
+    exposure: Mapped[str] = mapped_column(String(10))
+    margin: Mapped[float] = mapped_column(Float)
+    set_by: Mapped[str] = mapped_column(String(100))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -31,7 +31,9 @@ from sqlalchemy import Engine
 
 from core.auth.access import SYSTEM, Actor, require
 from core.data.dataset import MAX_PROBLEMS, DataError, Problem, decode, map_header, parse_csv
-from core.serving.scoring import DEFAULT_THRESHOLD, get_model, score_frame
+from core.serving.policy import threshold_for
+from core.serving.reasons import reason_columns
+from core.serving.scoring import get_model, score_frame
 from core.vocabulary import FEATURES, ID, TARGET
 
 # Rows read, scored and written at a time: about 30 MB of working memory.
@@ -61,6 +63,7 @@ class FileScores:
     path: Path | None  # None when written to a stream
     version: str
     threshold: float
+    threshold_source: str = "given"
     rows: int = 0
     predicted: int = 0
     probability_sum: float = 0.0
@@ -103,11 +106,12 @@ def score_csv_file(
     out: str | Path | BinaryIO,
     *,
     version: str | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     log_source: str | None = "batch",
     limit_mb: int | None = None,
     chunk_rows: int = CHUNK_ROWS,
     progress: Progress | None = None,
+    reasons: bool = False,
     actor: Actor = SYSTEM,
 ) -> FileScores:
     """Validate and score a CSV of clients (any of the loader's headers, target optional)
@@ -121,7 +125,9 @@ def score_csv_file(
     DataError naming line and column of every problem (the first MAX_PROBLEMS shown, all
     counted); then nothing is scored, logged or written. With `log_source` every score is
     written to the prediction log, a chunk per transaction. AccessDenied when `actor` may
-    not score (core.auth), before anything is read.
+    not score (core.auth), before anything is read. Without `threshold` the version's
+    policy threshold is used, else 0.5 (core.serving.policy). With `reasons`, the columns
+    reason_1..reason_4 (core.serving.reasons) follow the label.
     """
     require(actor, "score")
     if isinstance(source, str | Path):
@@ -136,19 +142,25 @@ def score_csv_file(
                 limit_mb=limit_mb,
                 chunk_rows=chunk_rows,
                 progress=progress,
+                reasons=reasons,
+                actor=actor,
             )
     size = source.seek(0, os.SEEK_END)
     check_size(size, limit_mb)
     report = _Progress(progress, 2 * size)
     check_file(source, chunk_rows=chunk_rows, progress=report.checking)
     model = get_model(engine, version)  # one version for every chunk, whatever changes
-    scores = FileScores(None if _is_stream(out) else Path(out), model.version, threshold)
+    used = threshold_for(engine, model.version, threshold)
+    path = None if _is_stream(out) else Path(out)
+    scores = FileScores(path, model.version, used.value, used.described)
     with _written(out) as written:
         for first_line, first_id, block, _ in _chunks(source, chunk_rows, report.scoring):
             frame = parse_csv(block, False, first_line=first_line, first_id=first_id)
-            results = score_frame(engine, frame, model.version, threshold, log_source)
+            results = score_frame(engine, frame, model.version, used.value, log_source)
             order = [ID, *FEATURES] + ([TARGET] if TARGET in frame.columns else [])
             results = results[[*order, "probability", "label"]]
+            if reasons:
+                results = pd.concat([results, reason_columns(model, results)], axis=1)
             _write_csv(results, written, header=scores.rows == 0)
             scores.add(results["probability"].to_numpy(), results["label"].to_numpy())
     return scores

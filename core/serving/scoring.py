@@ -33,13 +33,13 @@ from core.data.features import typical_of, typical_values
 from core.ml.registry import changes, default_version, format_version, get_version, load_pipeline
 from core.serving.compiled import Verification, compile_pipeline
 from core.serving.log_buffer import prediction_log
+from core.serving.policy import DEFAULT_THRESHOLD, policy_known, threshold_for  # noqa: F401
 from core.serving.predictions import log_scores
 from core.serving.schemas import DESCRIPTIONS, features_frame, validate_client
 from core.vocabulary import FEATURES, ID, PREDICTIONS, TARGET
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 0.5
 # How long a process trusts its answer to "which version is the default" before asking the
 # database again; a champion picked in this process counts at once (registry.changes).
 DEFAULT_VERSION_SECONDS = 1.0
@@ -57,11 +57,13 @@ def labels(probabilities: np.ndarray | float, threshold: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Score:
-    """One client's score: probability of default and the label at `threshold`."""
+    """One client's score: probability of default and the label at `threshold`, and where
+    the threshold came from (core.serving.policy.Threshold.described)."""
 
     version: str
     probability: float
     threshold: float
+    threshold_source: str = "given"
 
     @property
     def label(self) -> int:
@@ -75,13 +77,13 @@ class Score:
 
     def relabel(self, threshold: float) -> Score:
         """The same score labelled at another threshold (nothing is scored again)."""
-        return replace(self, threshold=_checked(threshold))
+        return replace(self, threshold=_checked(threshold), threshold_source="given")
 
 
 def relabel(results: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Scored clients (with `probability`) labelled at another threshold, not rescored."""
     labelled = results.assign(label=labels(results["probability"], _checked(threshold)))
-    labelled.attrs = dict(results.attrs)
+    labelled.attrs = dict(results.attrs) | {"threshold": threshold, "threshold_source": "given"}
     return labelled
 
 
@@ -264,7 +266,7 @@ def is_loaded(engine: Engine, version: str | None = None) -> bool:
             version = _formatted(version)
         except ValueError:
             return False
-    return version is not None and (engine, version) in _models
+    return version is not None and (engine, version) in _models and policy_known(engine, version)
 
 
 @lru_cache(maxsize=256)
@@ -326,7 +328,7 @@ def score(
     clients: Mapping[str, Any] | BaseModel | pd.DataFrame,
     *,
     version: str | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     source: str | None = None,
     buffered: bool = False,
     actor: Actor = SYSTEM,
@@ -334,39 +336,45 @@ def score(
     """Score one client (a mapping or ClientFeatures: returns a Score) or a frame of them.
 
     A frame returns the validated clients (ID and FEATURES) with `probability` and `label`
-    (1 = default at `threshold`) added. With `source` (form, batch, cli, api) every score
-    is written to the prediction log: at once (a frame in one transaction), or with
+    (1 = default at `threshold`) added. Without `threshold`, the version's policy threshold
+    (core.serving.policy), else DEFAULT_THRESHOLD; a Score and a frame's attrs
+    ("threshold", "threshold_source") say which was used. With `source` (form, batch, cli,
+    api) every score is written to the prediction log: at once (a frame in one transaction), or with
     `buffered` by this process's log buffer within a second. Without `source` nothing is
     logged. Bad input raises InputError (one client) or DataError (a frame); AccessDenied
     when `actor` may not score (core.auth).
     """
     require(actor, "score")
-    _checked(threshold)
+    if threshold is not None:
+        _checked(threshold)
     if isinstance(clients, pd.DataFrame):
         frame = features_frame(clients)
         return score_frame(engine, frame, version, threshold, source, buffered=buffered)
     values = np.array([client_values(clients)], dtype=np.int64)
     model = get_model(engine, version)
+    used = threshold_for(engine, model.version, threshold)
     probabilities = model.predict(values.astype(float))
     if source is not None:
-        _log(engine, model.version, values, probabilities, threshold, source, buffered)
-    return Score(model.version, float(probabilities[0]), threshold)
+        _log(engine, model.version, values, probabilities, used.value, source, buffered)
+    return Score(model.version, float(probabilities[0]), used.value, used.described)
 
 
 def score_frame(
     engine: Engine,
     frame: pd.DataFrame,
     version: str | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     source: str | None = None,
     *,
     buffered: bool = False,
     actor: Actor = SYSTEM,
 ) -> pd.DataFrame:
-    """Score an already validated frame (as from parse_csv or features_frame); `source`,
-    `buffered` and `actor` as for score."""
+    """Score an already validated frame (as from parse_csv or features_frame); `threshold`,
+    `source`, `buffered` and `actor` as for score."""
     require(actor, "score")
     model = get_model(engine, version)
+    used = threshold_for(engine, model.version, threshold)
+    threshold = used.value
     values = frame[FEATURES].to_numpy(dtype=np.int64)
     probabilities = model.predict(values.astype(float)) if len(frame) else np.array([])
     if source is not None and len(frame):
@@ -375,6 +383,8 @@ def score_frame(
     results["probability"] = probabilities
     results["label"] = labels(probabilities, threshold)
     results.attrs["version"] = model.version
+    results.attrs["threshold"] = threshold
+    results.attrs["threshold_source"] = used.described
     return results
 
 
@@ -404,7 +414,7 @@ def score_file(
     data: bytes,
     *,
     version: str | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     source: str | None = "batch",
     buffered: bool = False,
     actor: Actor = SYSTEM,
@@ -419,7 +429,9 @@ def score_file(
     frame = parse_csv(data, require_target=False)
     results = score_frame(engine, frame, version, threshold, source, buffered=buffered)
     order = [ID, *FEATURES] + ([TARGET] if TARGET in frame.columns else [])
-    return results[[*order, "probability", "label"]]
+    kept = results[[*order, "probability", "label"]]
+    kept.attrs = dict(results.attrs)
+    return kept
 
 
 def explain(

@@ -52,6 +52,7 @@ ROLE_TABLE = {
     "train": {"analyst", "admin"},
     "load_data": {"admin"},
     "set_champion": {"admin"},
+    "set_policy": {"admin"},
     "manage_users": {"admin"},
     "view_audit": {"admin"},
 }

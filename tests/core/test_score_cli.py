@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from core.serving.predictions import recent_scores
+from core.serving.reasons import COLUMNS
 from core.serving.scoring import score
 from core.vocabulary import FEATURES, ID, TARGET
 from tests.core.test_cli import run_cli
@@ -38,6 +39,9 @@ def test_one_client_as_json_is_scored_printed_and_logged(engine, database_url):
     expected = score(engine, client(), version="1.0").probability
     assert printed["version"] == "1.0" and abs(printed["probability"] - expected) < 1e-12
     assert printed["label"] == int(expected >= 0.1) and printed["threshold"] == 0.1
+    assert printed["threshold_source"] == "given"
+    assert len(printed["reasons"]) <= 4
+    assert all(set(reason) == {"code", "text", "effect"} for reason in printed["reasons"])
     log = recent_scores(engine)
     assert log["source"].tolist() == ["cli"] and log["threshold"].tolist() == [0.1]
 
@@ -50,7 +54,8 @@ def test_a_csv_is_scored_into_a_results_file_and_logged(engine, database_url, tm
     assert done.returncode == 0, done.stderr
     assert "scored 50 clients with model version 1.0" in done.stderr
     results = pd.read_csv(out)
-    assert list(results.columns) == [ID, *FEATURES, TARGET, "probability", "label"]
+    assert list(results.columns) == [ID, *FEATURES, TARGET, "probability", "label", *COLUMNS]
+    assert "at threshold 0.5 (0.5 default)" in done.stderr
     assert len(recent_scores(engine)) == 50 and set(recent_scores(engine)["source"]) == {"cli"}
 
 
@@ -94,3 +99,25 @@ def test_no_model_yet_says_so(sqlite_url):
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_the_cli_uses_the_version_s_policy_threshold_and_says_so(engine, database_url, tmp_path):
+    from core.serving.decisions import Costs
+    from core.serving.policy import save_policy
+
+    register(engine, "1.0")
+    save_policy(engine, "1.0", 0.17, Costs())
+    done = run_cli("score", "--json", json.dumps(client()), DATABASE_URL=database_url)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["threshold"] == 0.17
+    assert printed["threshold_source"] == "policy threshold of version 1.0"
+    assert printed["label"] == int(printed["probability"] >= 0.17)
+
+    source, out = tmp_path / "clients.csv", tmp_path / "scored.csv"
+    real_frame().iloc[:30].to_csv(source, index=False)
+    done = run_cli("score", "--csv", str(source), "--out", str(out), DATABASE_URL=database_url)
+    assert "at threshold 0.17 (policy threshold of version 1.0)" in done.stderr
+    results = pd.read_csv(out)
+    assert (results["label"] == (results["probability"] >= 0.17)).all()
+    assert results[COLUMNS].fillna("").map(len).gt(0).any().any()

@@ -46,9 +46,18 @@ from tests.dashboard.charts import metrics, texts
 PASSWORD = secrets.token_urlsafe(12)
 USERS = {"viewer": "vera", "analyst": "andy", "admin": "ada"}
 NAVIGATION = {
-    "viewer": ["Home", "Clients", "Payments", "Leaderboards"],
-    "analyst": ["Home", "Clients", "Payments", "Train", "Leaderboards", "Score"],
-    "admin": ["Home", "Clients", "Payments", "Train", "Leaderboards", "Score", "Users"],
+    "viewer": ["Home", "Clients", "Payments", "Leaderboards", "Decisions"],
+    "analyst": ["Home", "Clients", "Payments", "Train", "Leaderboards", "Score", "Decisions"],
+    "admin": [
+        "Home",
+        "Clients",
+        "Payments",
+        "Train",
+        "Leaderboards",
+        "Score",
+        "Decisions",
+        "Users",
+    ],
 }
 # Buttons that need more than seeing the page: page -> (key, the role it needs). A button
 # below its role is either absent (Home's data load) or shown disabled.

@@ -19,6 +19,7 @@ READS = {
     "../pages/train.py": (),
     "../pages/leaderboards.py": (),
     "../pages/score.py": (),
+    "../pages/decisions.py": (),
 }
 HOSTILE = {
     "superscript two": "²",  # "²".isdigit() is True, int("²") raises
