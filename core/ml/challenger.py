@@ -9,9 +9,12 @@ version to the other, each at its own threshold. The challenger is "significantl
 when the difference's interval (challenger minus champion) lies above 0.
 
 Which holdout clients (`basis`): the versions' stored holdouts when they hold the same
-clients (SAME); else the clients both holdouts share, when there are enough (SHARED);
-else the challenger's holdout, both models scoring it through core.serving (RESCORED:
-the champion may have been trained on some of those clients, which flatters it).
+clients (SAME); else the clients both holdouts share, when there are at least MIN_SHARED
+(SHARED), with each version's stored probabilities. Never the registered pipelines
+scoring a holdout again: a version's pipeline is refitted on every client of its sample,
+its holdout included (core.ml.experiment), so it would score its own holdout as if it
+were perfect. Versions whose holdouts share too few clients cannot be compared on labels
+(ComparisonError says so); train the challenger with the champion's sample and seed.
 
 On the recent scored window (the prediction log; labels unknown): both models score the
 same logged clients; their mean probability, share flagged and the swap set's counts.
@@ -28,21 +31,23 @@ from sqlalchemy import Engine
 from core.ml.calibration import calibration_report
 from core.ml.evaluation import THRESHOLD, read_holdout_clients
 from core.ml.registry import get_version
-from core.vocabulary import FEATURES, ID, TARGET
+from core.vocabulary import ID, TARGET
 
 RESAMPLES = 1_000
 SEED = 13
 LEVEL = 0.95
 CHUNK = 200  # resamples computed at once: bounds memory at CHUNK x rows floats
-MIN_SHARED = 500  # fewer shared holdout clients than this: score the challenger's holdout
+MIN_SHARED = 200  # fewer shared holdout clients than this: no comparison on labels
 TOP_SWAPS = 20
 RECENT_ROWS = 5_000
 
 SAME = "the same holdout clients: both versions stored them"
 SHARED = "the {rows:,} clients both versions' holdouts share: neither version trained on them"
-RESCORED = (
-    "the challenger's holdout, scored by both models now: the two holdouts share only "
-    "{shared:,} clients, and the champion may have been trained on some of these"
+TOO_FEW_SHARED = (
+    "their holdouts share {shared:,} clients with both classes among them, fewer than "
+    "{least}: the two versions were trained on other samples or seeds. Their pipelines "
+    "cannot score a holdout again fairly (each was refitted on every client of its "
+    "sample); train the challenger with the champion's sample size and seed"
 )
 BETTER, WORSE, NO_DIFFERENCE = (
     "significantly better",
@@ -294,9 +299,9 @@ def significantly_better(engine: Engine, challenger: str, champion: str) -> tupl
         return False, f"the two versions cannot be compared: {exc}"
     diff = comparison.holdout["auc"]["difference"]
     words = (
-        f"version {comparison.challenger} is {comparison.verdict} than champion "
-        f"{comparison.champion} on {comparison.holdout['rows']:,} holdout clients (AUC "
-        f"difference {diff['value']:+.4f}, 95% interval {diff['low']:+.4f} to {diff['high']:+.4f})"
+        f"version {comparison.challenger} against champion {comparison.champion} on "
+        f"{comparison.holdout['rows']:,} holdout clients: AUC difference {diff['value']:+.4f}, "
+        f"95% interval {diff['low']:+.4f} to {diff['high']:+.4f}, {comparison.verdict}"
     )
     return comparison.significantly_better, words
 
@@ -341,22 +346,8 @@ def aligned_holdout(engine: Engine, new, old):
         basis = SHARED.format(rows=len(shared))
         p_new, p_old = shared["probability"], shared["probability_champion"]
         return basis, shared[TARGET], shared[ID], p_new, p_old
-    return _rescored(engine, new.version, old.version, first, len(shared))
-
-
-def _rescored(engine, challenger: str, champion: str, holdout: pd.DataFrame, shared: int):
-    """Both models score the challenger's holdout clients, as loaded now."""
-    from core.data.features import training_frame
-
-    frame = training_frame(engine)
-    clients = holdout[[ID, TARGET]].merge(frame[[ID, *FEATURES]], on=ID)
-    if clients[TARGET].nunique() < 2:
-        raise ComparisonError(
-            f"the challenger's holdout clients are no longer loaded ({len(clients)} found)"
-        )
-    p_new = _scores(engine, challenger, clients)
-    p_old = _scores(engine, champion, clients)
-    return RESCORED.format(shared=shared), clients[TARGET], clients[ID], p_new, p_old
+    shared_rows = len(shared) if shared[TARGET].nunique() == 2 else 0
+    raise ComparisonError(TOO_FEW_SHARED.format(shared=shared_rows, least=MIN_SHARED))
 
 
 def _scores(engine: Engine, version: str, features: pd.DataFrame) -> np.ndarray:
