@@ -68,6 +68,24 @@ def test_versions_whose_holdouts_share_too_few_clients_are_not_compared(trained)
     assert get_version(trained, CHALLENGER).is_champion
 
 
+def test_versions_saved_before_holdout_clients_were_stored_are_compared_on_rebuilt_ones(
+    trained,
+):
+    before = compare(trained, CHALLENGER, CHAMPION, recent=False)
+    for version in (CHALLENGER, CHAMPION):
+        evaluation = get_version(trained, version).evaluation
+        del evaluation["holdout_clients"]
+        with trained.begin() as connection:
+            connection.execute(
+                update(ModelVersion)
+                .where(ModelVersion.version == version)
+                .values(evaluation=evaluation)
+            )
+    after = compare(trained, CHALLENGER, CHAMPION, recent=False)
+    assert after.basis == SAME and after.holdout["auc"] == before.holdout["auc"]
+    assert after.holdout["swaps"] == before.holdout["swaps"]
+
+
 def test_the_card_holds_every_section_with_the_registrys_numbers(trained):
     set_champion(trained, CHALLENGER, reason="the tree ranks defaulters better")
     card = model_card(trained, CHALLENGER)
