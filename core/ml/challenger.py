@@ -337,7 +337,8 @@ def aligned_holdout(engine: Engine, new, old):
     first, second = holdout_of(engine, new), holdout_of(engine, old)
     if ID not in first or ID not in second:
         if len(first) == len(second) and np.array_equal(first[TARGET], second[TARGET]):
-            return SAME, first[TARGET], None, first["probability"], second["probability"]
+            basis = f"{SAME} (no IDs stored: the same size and labels in the same order)"
+            return basis, first[TARGET], None, first["probability"], second["probability"]
         raise ComparisonError("the holdouts hold no client IDs and are not the same clients")
     if np.array_equal(first[ID].to_numpy(), second[ID].to_numpy()):
         return SAME, first[TARGET], first[ID], first["probability"], second["probability"]
