@@ -309,6 +309,11 @@ class ModelDetailOut(ModelOut):
 class ChampionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": "1.0"}]})
     version: VersionText | float
+    reason: str = Field(
+        "",
+        max_length=2_000,
+        description="why; required unless the version is significantly better than the champion",
+    )
 
 
 class ReasonOut(BaseModel):

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     add_train_command(commands)
     add_users_command(commands)
     add_purge_command(commands)
+    add_card_command(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -391,6 +392,31 @@ def run_purge(args) -> int:
     dropped = purge_predictions(get_engine(settings.database_url), days)
     rows = "logged prediction" if dropped == 1 else "logged predictions"
     print(f"dropped {dropped:,} {rows} older than {days} day{'' if days == 1 else 's'}")
+    return 0
+
+
+def add_card_command(commands) -> None:
+    card = commands.add_parser("card", help="write a model version's model card")
+    card.add_argument("--version", required=True, help="model version, e.g. 1.0")
+    card.add_argument("--format", choices=("md", "html"), default="md", help="md (default) or html")
+    card.add_argument("--out", metavar="FILE", help="write the card here, not to stdout")
+    card.set_defaults(handler=run_card)
+
+
+def run_card(args) -> int:
+    from pathlib import Path
+
+    from core.ml.card import model_card
+
+    text = model_card(get_engine(get_settings().database_url), args.version, args.format)
+    if args.out is None:
+        print(text)
+        return 0
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"--out {args.out}: cannot write the card: {exc.strerror}") from None
+    print(f"wrote the {args.format} model card of version {args.version} to {args.out}")
     return 0
 
 

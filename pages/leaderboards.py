@@ -5,7 +5,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.auth import AccessDenied
 from core.db.engine import DatabaseError
 from core.ml.leaderboard import leaderboard, version_history
 from core.ml.registry import (
@@ -15,11 +14,10 @@ from core.ml.registry import (
     check_artifact,
     get_version,
     list_versions,
-    set_champion,
 )
 from core.settings import SettingsError
 from core.vocabulary import METRICS
-from dashboard.access import current, needs, show_refusal
+from dashboard import challenger
 from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with
 
@@ -127,24 +125,8 @@ if refused is not None:
 elif info.is_champion:
     st.success(f"Version {detail} is the champion: scoring uses it by default.")
 else:
-    actor = current()
-    allowed = actor.may("set_champion")
-    if st.button(
-        f"Make version {detail} the champion",
-        key="lb_champion",
-        type="primary",
-        disabled=not allowed,
-    ):
-        try:
-            set_champion(engine(), detail, actor=actor)
-        except AccessDenied as exc:
-            show_refusal(exc)
-        except (VersionError, ArtifactError, SettingsError, DatabaseError) as exc:
-            st.error(f"Version {detail} could not be made the champion: {exc}")
-        else:
-            st.rerun()
-    if not allowed:
-        st.caption(needs("set_champion"))
+    champion = next((v.version for v in versions if v.is_champion), None)
+    challenger.champion_area(detail, champion)
 
 evaluation = info.evaluation
 roc, pr = st.columns(2)
@@ -158,3 +140,6 @@ with st.expander("Parameters, libraries and checksum"):
     st.markdown(f"**{info.model_name}** (`{info.model_id}`), sha256 `{info.sha256}`")
     st.code(json.dumps(info.params, indent=2, sort_keys=True), language="json")
     st.code(json.dumps(info.library_versions, indent=2), language="json")
+challenger.card_downloads(detail)
+
+challenger.history_section()

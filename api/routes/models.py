@@ -11,6 +11,7 @@ from api.errors import Problem
 from api.schemas import ChampionIn, ErrorOut, ModelDetailOut, ModelOut, ModelsOut
 from core.auth import Actor
 from core.ml.registry import (
+    ChampionError,
     VersionError,
     champion_or_latest,
     format_version,
@@ -29,7 +30,8 @@ VERSION_ERRORS = {
 REFUSED = {
     409: {
         "model": ErrorOut,
-        "description": "the version's stored model fails its sha256 or signature check",
+        "description": "the version's stored model fails its sha256 or signature check, or "
+        "no reason was given for a version not significantly better than the champion",
     }
 }
 # The evaluation's parts that summarise it; the curves and samples are for the charts.
@@ -101,8 +103,13 @@ def model(version: str, engine: EngineDep) -> ModelDetailOut:
 def champion(
     actor: Annotated[Actor, Depends(allowed("set_champion"))], body: ChampionIn, engine: EngineDep
 ) -> ModelsOut:
-    """Make this version the one scoring uses by default; returns the versions."""
+    """Make this version the one scoring uses by default; returns the versions. Unless it is
+    significantly better than the champion (core.ml.challenger), give a `reason`: 409
+    without one. The change is kept in `GET /models/champion/history`."""
     version = _version(body.version)
     _info(engine, version)
-    set_champion(engine, version, actor=actor)
+    try:
+        set_champion(engine, version, reason=body.reason, actor=actor)
+    except ChampionError as exc:
+        raise Problem(409, str(exc), [{"field": "reason", "message": str(exc)}]) from None
     return models(engine)

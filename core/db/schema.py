@@ -423,3 +423,17 @@ class PolicyThreshold(Base):
     margin: Mapped[float] = mapped_column(Float)
     set_by: Mapped[str] = mapped_column(String(100))
     set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChampionChange(Base):
+    """One change of champion: the new one, the one it replaced (None for the first), the
+    reason given (may be empty when the new one was significantly better), who and when."""
+
+    __tablename__ = "champion_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    version: Mapped[str] = mapped_column(String(20))
+    previous: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

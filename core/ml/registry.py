@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
 from core.db.engine import connect
+from core.db.schema import ChampionChange as ChampionChangeRow
 from core.db.schema import ModelVersion
 from core.ml.signing import is_signed, sign, signing_key
 
@@ -30,6 +31,7 @@ from core.ml.signing import is_signed, sign, signing_key
 MAX_VERSION = Decimal("999999.9")
 LIBRARIES = ("pycaret", "scikit-learn", "numpy", "pandas", "lightgbm")
 TABLE = ModelVersion.__table__
+CHANGES = ChampionChangeRow.__table__
 # Everything but the pickled bytes and the evaluation, the two large columns (and the
 # signature, which says nothing until it is checked against the bytes).
 SUMMARY_COLUMNS = [
@@ -269,29 +271,124 @@ def default_version(engine: Engine) -> str | None:
     return champion_or_latest(list_versions(engine))
 
 
-def set_champion(engine: Engine, version: str, *, actor: Actor = SYSTEM) -> None:
-    """Make `version` the default model for scoring (and no other); `actor` must be allowed
-    to (core.auth) and the change is written to the audit log in its name.
+class ChampionError(ValueError):
+    """A champion change refused: no reason given for a challenger that is not
+    significantly better, or a reason that cannot be stored."""
 
-    VersionError for an unknown version, ArtifactError (SignatureError) for one that
-    scoring would refuse: a champion must be loadable.
+
+MAX_REASON = 2_000
+
+
+@dataclass(frozen=True)
+class ChampionChange:
+    """One change of champion: the new one, the one it replaced (None for the first), the
+    reason given, who made it and when (UTC)."""
+
+    version: str
+    previous: str | None
+    reason: str
+    actor: str
+    at: datetime
+
+
+def set_champion(
+    engine: Engine,
+    version: str,
+    *,
+    reason: str = "",
+    better: bool | None = None,
+    actor: Actor = SYSTEM,
+) -> None:
+    """Make `version` the default model for scoring (and no other); `actor` must be allowed
+    to (core.auth). The change is written to the champion history (champion_history) and
+    the audit log in the same transaction, with `reason`.
+
+    When there is a champion already, a `reason` is required unless the new version is
+    significantly better (its holdout AUC difference's 95% interval above 0):
+    `better` is that verdict as the caller's comparison found it; None lets core compare
+    the two (core.ml.challenger). ChampionError when refused; VersionError for an unknown
+    version; ArtifactError (SignatureError) for one that scoring would refuse: a champion
+    must be loadable. Making the champion the champion again changes nothing.
     """
     global _changes
     require(actor, "set_champion")
     version = format_version(version)
+    reason = _checked_reason(reason)
     check_artifact(engine, version)
+    previous = _champion(engine)
+    if previous == version:
+        return
+    if previous is not None and not reason:
+        why = ""
+        if better is None:
+            from core.ml.challenger import significantly_better
+
+            better, why = significantly_better(engine, version, previous)
+        if not better:
+            raise ChampionError(
+                f"version {version} is not significantly better than champion {previous}"
+                + (f" ({why})" if why else "")
+                + ": give a reason to make it the champion"
+            )
     with connect(engine, write=True) as connection:
         exists = connection.scalar(
             select(ModelVersion.version).where(ModelVersion.version == version)
         )
         if exists is None:
             raise VersionError(f"no model version {version}")
+        previous = connection.scalar(
+            select(ModelVersion.version).where(ModelVersion.is_champion.is_(True))
+        )
         connection.execute(update(ModelVersion).values(is_champion=False))
         connection.execute(
             update(ModelVersion).where(ModelVersion.version == version).values(is_champion=True)
         )
-        audit.record(connection, actor, "champion_changed", f"version {version} is champion")
+        connection.execute(
+            CHANGES.insert().values(
+                version=version,
+                previous=previous,
+                reason=reason,
+                actor=actor.name[:100],
+                at=datetime.now(UTC),
+            )
+        )
+        detail = f"version {version} is champion" + (f": {reason}" if reason else "")
+        audit.record(connection, actor, "champion_changed", detail)
     _changes += 1
+
+
+def _checked_reason(reason: str | None) -> str:
+    """The reason stripped; ChampionError naming the field when it cannot be stored."""
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON:
+        raise ChampionError(f"reason: at most {MAX_REASON:,} characters, not {len(reason):,}")
+    if any(ord(c) < 32 and c not in "\n\t" for c in reason):
+        raise ChampionError("reason: control characters are not allowed")
+    return reason
+
+
+def _champion(engine: Engine) -> str | None:
+    with connect(engine) as connection:
+        return connection.scalar(
+            select(ModelVersion.version).where(ModelVersion.is_champion.is_(True))
+        )
+
+
+def champion_history(engine: Engine, limit: int = 100) -> list[ChampionChange]:
+    """The newest `limit` champion changes, newest first."""
+    query = select(CHANGES).order_by(CHANGES.c.at.desc(), CHANGES.c.id.desc()).limit(limit)
+    with connect(engine) as connection:
+        rows = connection.execute(query).mappings().all()
+    return [
+        ChampionChange(
+            row["version"], row["previous"], row["reason"], row["actor"], _utc(row["at"])
+        )
+        for row in rows
+    ]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def load_pipeline(engine: Engine, version: str) -> Any:

@@ -59,6 +59,9 @@ ENDPOINTS = [
     ("GET", "/models", {}, "view_models", 200),
     ("GET", "/models/1.0", {}, "view_models", 200),
     ("PUT", "/models/champion", {"json": {"version": "1.0"}}, "set_champion", 200),
+    ("GET", "/models/champion/history", {}, "view_models", 200),
+    ("GET", "/models/1.0/card", {}, "view_models", 200),
+    ("GET", "/models/1.0/comparison", {}, "view_models", 409),  # with itself: the only one
     ("POST", "/predict/realtime/", {"json": CLIENT}, "score", 200),
     ("POST", "/predict/batch/", {"json": [CLIENT]}, "score", 200),
     ("POST", "/predict/batch/", {"content": CSV, "headers": {"Content-Type": "text/csv"}},
@@ -69,6 +72,8 @@ OPEN_PATHS = ["/health", "/ready", "/docs", "/openapi.json"]
 
 TEMPLATES = {"/query/clients/1": "/query/clients/{id}", f"/jobs/{JOB}": "/jobs/{job_id}"}
 TEMPLATES["/models/1.0"] = "/models/{version}"
+TEMPLATES["/models/1.0/card"] = "/models/{version}/card"
+TEMPLATES["/models/1.0/comparison"] = "/models/{version}/comparison"
 
 
 def test_the_table_holds_every_operation():

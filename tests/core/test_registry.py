@@ -102,7 +102,7 @@ def test_next_default_and_champion(engine):
     assert default_version(engine) == "1.1"
     set_champion(engine, "1.0")
     assert default_version(engine) == "1.0"
-    set_champion(engine, "1.1")
+    set_champion(engine, "1.1", reason="a test: 1.1 replaces 1.0")
     assert [v.version for v in list_versions(engine) if v.is_champion] == ["1.1"]
     with pytest.raises(VersionError, match="no model version 9.0"):
         set_champion(engine, "9.0")
