@@ -24,8 +24,10 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from core.db.engine import connect
+from core.db.schema import Prediction
 from core.ml.registry import get_version
 from core.serving.predictions import recent_scores
 from core.vocabulary import FEATURES, STATUS
@@ -272,3 +274,28 @@ def _feature_indexes(sample: dict, recent: pd.DataFrame) -> list[Index]:
         if sample.get(name)
     ]
     return sorted(indexes, key=lambda i: (i.value is None, -(i.value or 0.0), i.name))
+
+
+def recent_probabilities(engine: Engine, version: str, limit: int = DEFAULT_WINDOW) -> np.ndarray:
+    """The newest `limit` logged probabilities of `version` (only that column: cheap)."""
+    table = Prediction.__table__
+    query = (
+        select(table.c.probability)
+        .where(table.c.version == version)
+        .order_by(table.c.id.desc())
+        .limit(limit)
+    )
+    with connect(engine) as connection:
+        return np.asarray(connection.scalars(query).all(), dtype=float)
+
+
+def score_stability(engine: Engine, version: str, window: int = DEFAULT_WINDOW) -> Index | None:
+    """Only the score's PSI over the newest `window` scores (no features, no series): what
+    Home shows. None when the version stored no holdout probabilities."""
+    check_window(window)
+    info = get_version(engine, version, parts=["probabilities"])
+    development = info.evaluation.get("probabilities") or []
+    if not development:
+        return None
+    recent = recent_probabilities(engine, info.version, window)
+    return numeric_index("probability", np.asarray(development, dtype=float), recent)

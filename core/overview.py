@@ -1,0 +1,117 @@
+"""What Home tells an analyst at a glance: the portfolio's figures, the champion, the latest
+training job and whether recent scores are stable. Each is one cheap (or cached) query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from core import explore
+from core.cache import QueryCache
+from core.explore.filters import Filters
+from core.jobs.store import Job, list_jobs
+from core.ml.calibration import calibration_warning
+from core.ml.evaluation import THRESHOLD
+from core.ml.registry import get_version, list_versions
+from core.vocabulary import MONTH_LABELS, STATUS_GROUPS
+
+LAST_MONTH = 1  # the data set's month 1: September 2005, the latest
+LATE_GROUPS = [name for name, low, _ in STATUS_GROUPS if low >= 1]
+DEFAULT_POLICY = (
+    "the default 0.5: no policy threshold has been saved for this version (choose one from "
+    "the cost of errors under Models)"
+)
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """Every loaded client: how many, their default rate, average credit limit and the
+    share at least one month late in the latest month (None when no payments)."""
+
+    clients: int
+    default_rate: float | None
+    average_limit: float | None
+    late_last_month: float | None
+    month: str = MONTH_LABELS[LAST_MONTH]
+
+
+@dataclass(frozen=True)
+class ChampionCard:
+    """The version scoring uses by default, as Home shows it.
+
+    `champion` is False when no champion is chosen and the newest version stands in.
+    `auc` is the holdout AUC (or the cross-validated one for versions without a holdout,
+    `auc_source` says which). `calibration` is "calibrated", "miscalibrated" or None when
+    it was never computed; `threshold` is the policy threshold and `threshold_note` where it
+    comes from.
+    """
+
+    version: str
+    model_name: str
+    champion: bool
+    created_at: datetime
+    auc: float | None
+    auc_source: str
+    calibration: str | None
+    calibration_warning: str | None
+    threshold: float
+    threshold_note: str
+
+
+def portfolio(engine: Engine, *, cache: QueryCache | None = None) -> Portfolio:
+    """The portfolio's figures from the explore summaries, through `cache` (two queries,
+    each cached until the data changes)."""
+    everyone = Filters()
+    shown = explore.figures(engine, everyone, cache=cache)
+    totals = explore.payment_totals(engine, everyone, cache=cache)
+    last = totals[totals["month"] == LAST_MONTH]
+    late = None
+    if len(last) and int(last["clients"].iloc[0]):
+        late = float(last[LATE_GROUPS].sum(axis=1).iloc[0] / last["clients"].iloc[0])
+    return Portfolio(shown.clients, shown.default_rate, shown.average_limit, late)
+
+
+def champion_card(engine: Engine) -> ChampionCard | None:
+    """The champion (else the newest version) with its AUC, calibration verdict and policy
+    threshold; None when no version exists."""
+    versions = list_versions(engine)
+    if not versions:
+        return None
+    chosen = next((v for v in versions if v.is_champion), versions[0])
+    info = get_version(engine, chosen.version, parts=["holdout", "roc", "calibration"])
+    evaluation = info.evaluation
+    auc = (evaluation.get("holdout") or {}).get("AUC") or (evaluation.get("roc") or {}).get("auc")
+    source = "holdout"
+    if auc is None:
+        auc, source = chosen.metrics.get("AUC"), "cross-validated"
+    threshold, note = policy_threshold(engine, chosen.version)
+    return ChampionCard(
+        version=chosen.version,
+        model_name=chosen.model_name,
+        champion=chosen.is_champion,
+        created_at=chosen.created_at,
+        auc=auc,
+        auc_source=source,
+        calibration=(evaluation.get("calibration") or {}).get("verdict"),
+        calibration_warning=calibration_warning(evaluation),
+        threshold=threshold,
+        threshold_note=note,
+    )
+
+
+def policy_threshold(engine: Engine, version: str) -> tuple[float, str]:
+    """(the threshold scoring uses by default for `version`, where it comes from).
+
+    HOOK: issue 14's cut-off by expected loss saves a policy threshold per version. Until
+    core has it, every version uses the 0.5 default; replace this body with a read of the
+    saved threshold (and its note, e.g. "saved by NAME at ..."), keeping the signature.
+    """
+    return THRESHOLD, DEFAULT_POLICY
+
+
+def latest_job(engine: Engine) -> Job | None:
+    """The most recently submitted training job, whatever its state; None before any."""
+    jobs = list_jobs(engine, limit=1)
+    return jobs[0] if jobs else None
