@@ -19,10 +19,7 @@ from core.vocabulary import MONTH_LABELS, STATUS_GROUPS
 
 LAST_MONTH = 1  # the data set's month 1: September 2005, the latest
 LATE_GROUPS = [name for name, low, _ in STATUS_GROUPS if low >= 1]
-DEFAULT_POLICY = (
-    "the default 0.5: no policy threshold has been saved for this version (choose one from "
-    "the cost of errors under Models)"
-)
+DEFAULT_POLICY = "the default: no policy threshold has been saved for this version yet"
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def psi_over_time(series: list[Period], period: str) -> go.Figure:
         )
     figure.update_layout(
         title=f"Score PSI per {period}",
-        xaxis={"title": f"{period} (UTC)", "type": "category"},
+        # a date axis keeps the periods in order, with gaps where nothing was scored
+        xaxis={"title": f"{period} (UTC)", "type": "date", "tickformat": "%Y-%m-%d"},
         yaxis={"title": "PSI", "range": [0, top]},
         height=320,
         margin={"l": 40, "r": 20, "t": 50, "b": 40},

@@ -44,7 +44,7 @@ def test_home_shows_the_portfolio_the_champion_and_stability(dashboard, loaded_s
     text = markdown(app)
     assert "**Champion: version 1.0**, Logistic Regression" in text
     assert "AUC 0.781 (holdout)" in text and "Calibration: ✅ calibrated" in text
-    assert "Policy threshold: **0.50**, the default 0.5" in text
+    assert "Policy threshold: **0.50**, the default: no policy threshold" in text
     index = score_stability(engine, "1.0")
     assert f"**🔴 act**: score PSI {index.value:.3f}" in text
     assert "No training job yet." in text
