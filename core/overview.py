@@ -14,10 +14,12 @@ from core.explore.filters import Filters
 from core.jobs.store import Job, list_jobs
 from core.ml.calibration import calibration_warning
 from core.ml.evaluation import THRESHOLD
-from core.ml.registry import get_version, list_versions
+from core.ml.registry import VersionSummary, get_version, list_versions
+from core.serving.stability import DEFAULT_WINDOW, Index, score_stability
 from core.vocabulary import MONTH_LABELS, STATUS_GROUPS
 
 LAST_MONTH = 1  # the data set's month 1: September 2005, the latest
+CARD_PARTS = ["holdout", "roc", "calibration"]
 LATE_GROUPS = [name for name, low, _ in STATUS_GROUPS if low >= 1]
 DEFAULT_POLICY = "the default: no policy threshold has been saved for this version yet"
 
@@ -57,6 +59,15 @@ class ChampionCard:
     threshold_note: str
 
 
+@dataclass(frozen=True)
+class ModelOverview:
+    """What Home shows of the model: the champion card and its score stability (None when
+    the version stored no holdout probabilities)."""
+
+    card: ChampionCard
+    stability: Index | None
+
+
 def portfolio(engine: Engine, *, cache: QueryCache | None = None) -> Portfolio:
     """The portfolio's figures from the explore summaries, through `cache` (two queries,
     each cached until the data changes)."""
@@ -73,12 +84,30 @@ def portfolio(engine: Engine, *, cache: QueryCache | None = None) -> Portfolio:
 def champion_card(engine: Engine) -> ChampionCard | None:
     """The champion (else the newest version) with its AUC, calibration verdict and policy
     threshold; None when no version exists."""
+    found = _champion(engine, CARD_PARTS)
+    return None if found is None else _card(engine, *found)
+
+
+def model_overview(engine: Engine, window: int = DEFAULT_WINDOW) -> ModelOverview | None:
+    """The champion card and its score PSI over the newest `window` logged scores, from
+    one read of the version's evaluation; None when no version exists."""
+    found = _champion(engine, [*CARD_PARTS, "probabilities"])
+    if found is None:
+        return None
+    chosen, evaluation = found
+    index = score_stability(engine, chosen.version, window, evaluation=evaluation)
+    return ModelOverview(_card(engine, chosen, evaluation), index)
+
+
+def _champion(engine: Engine, parts: list[str]) -> tuple[VersionSummary, dict] | None:
     versions = list_versions(engine)
     if not versions:
         return None
     chosen = next((v for v in versions if v.is_champion), versions[0])
-    info = get_version(engine, chosen.version, parts=["holdout", "roc", "calibration"])
-    evaluation = info.evaluation
+    return chosen, get_version(engine, chosen.version, parts=parts).evaluation
+
+
+def _card(engine: Engine, chosen: VersionSummary, evaluation: dict) -> ChampionCard:
     auc = (evaluation.get("holdout") or {}).get("AUC") or (evaluation.get("roc") or {}).get("auc")
     source = "holdout"
     if auc is None:

@@ -36,15 +36,16 @@ def csi_table(features: list[Index]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Feature", "What", "CSI", "Verdict", "Bins"])
 
 
-def stability_section(engine, version: str, window: int) -> None:
-    """The stability part of the Monitoring tab for the newest `window` scores."""
+def stability_section(engine, version: str, window: int, evaluation: dict | None = None) -> None:
+    """The stability part of the Monitoring tab for the newest `window` scores; `evaluation`
+    is the loaded model's stored evaluation (so the page reads it once)."""
     st.subheader("Score stability")
     period = st.radio(
         "Chart the PSI", ["day", "week"], horizontal=True,
         format_func=lambda p: f"per {p}", key="score_stability_period",
     )  # fmt: skip
     try:
-        result = stability(engine, version, window=window, period=period)
+        result = stability(engine, version, window, period, evaluation=evaluation)
     except (DatabaseError, VersionError) as exc:
         st.error(f"Stability cannot be computed: {exc}")
         return

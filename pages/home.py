@@ -10,9 +10,7 @@ from core.data.dataset import DataError
 from core.data.publish import publish_file
 from core.data.status import data_status, database_label, load_history
 from core.db.engine import DatabaseError
-from core.ml.registry import VersionError
-from core.overview import champion_card, latest_job, portfolio
-from core.serving.stability import score_stability
+from core.overview import latest_job, model_overview, portfolio
 from core.settings import SettingsError, get_settings
 from dashboard.access import audit_table, current, needs, show_refusal
 from dashboard.components import (
@@ -149,7 +147,7 @@ actor = current()
 try:
     status = data_status(engine())
     history = load_history(engine())
-    card = champion_card(engine())
+    overview = model_overview(engine())
     job = latest_job(engine())
     figures = None if status.empty else portfolio(engine(), cache=query_cache())
 except DatabaseError as exc:
@@ -161,11 +159,8 @@ else:
     st.subheader("Portfolio")
     portfolio_panel(figures, actor)
 
-try:
-    stability = score_stability(engine(), card.version) if card else None
-except (DatabaseError, VersionError) as exc:
-    stability = None
-    st.warning(f"Score stability cannot be computed: {exc}")
+card = overview.card if overview else None
+stability = overview.stability if overview else None
 model_column, job_column, stability_column = st.columns(3, border=True)
 with model_column:
     champion_panel(card, actor)

@@ -395,7 +395,7 @@ def monitoring_tab() -> None:
             "from a file or by the CLI is logged; score some clients and come back."
         )
         return
-    stability_section(engine(), version, limit)
+    stability_section(engine(), version, limit, get_model(engine(), version).evaluation)
     st.subheader("Distributions")
     st.caption(
         f"The newest {len(watched.recent):,} scores of version {version} against its "

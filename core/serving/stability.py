@@ -19,8 +19,10 @@ scores is "too few to judge" and gets no index.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +30,7 @@ from sqlalchemy import Engine, select
 
 from core.db.engine import connect
 from core.db.schema import Prediction
-from core.ml.registry import get_version
+from core.ml.registry import format_version, get_version
 from core.serving.predictions import recent_scores
 from core.vocabulary import FEATURES, STATUS
 
@@ -233,36 +235,48 @@ def check_window(window: int) -> int:
 
 
 def stability(
-    engine: Engine, version: str, window: int = DEFAULT_WINDOW, period: str = "day"
+    engine: Engine,
+    version: str,
+    window: int = DEFAULT_WINDOW,
+    period: str = "day",
+    evaluation: Mapping[str, Any] | None = None,
 ) -> Stability:
     """PSI and CSI of the newest `window` logged scores of `version` against its stored
     development data, and the PSI per `period` ("day" or "week"). VersionError for an
-    unknown version, ValueError for a bad window or period."""
+    unknown version, ValueError for a bad window or period.
+
+    `evaluation` is the version's stored evaluation when the caller already holds it (a
+    loaded model's, core.serving.scoring); without it the parts needed are read.
+    """
     check_window(window)
     if period not in PERIODS:
         raise ValueError(f"period {period!r} is not one of {', '.join(PERIODS)}")
-    info = get_version(engine, version, parts=["probabilities", "train_sample"])
-    recent = recent_scores(engine, version=info.version, limit=window)
-    development = np.asarray(info.evaluation.get("probabilities") or [], dtype=float)
-    sample = info.evaluation.get("train_sample") or {}
+    if evaluation is None:
+        info = get_version(engine, version, parts=["probabilities", "train_sample"])
+        version, evaluation = info.version, info.evaluation
+    else:
+        version = format_version(version)
+    recent = recent_scores(engine, version=version, limit=window)
+    development = np.asarray(evaluation.get("probabilities") or [], dtype=float)
+    sample = evaluation.get("train_sample") or {}
     notes = []
     score, series = None, []
     if len(development):
         score = numeric_index("probability", development, recent["probability"].to_numpy(float))
         series = over_time(development, recent, period)
     else:
-        notes.append(NO_PROBABILITIES.format(version=info.version))
+        notes.append(NO_PROBABILITIES.format(version=version))
     features = _feature_indexes(sample, recent)
     if not features:
-        notes.append(NO_SAMPLE.format(version=info.version))
+        notes.append(NO_SAMPLE.format(version=version))
     if len(recent) < MIN_SCORES:
         notes.append(
-            f"only {len(recent):,} scores of version {info.version} are logged: "
+            f"only {len(recent):,} scores of version {version} are logged: "
             f"{MIN_SCORES} or more are needed to judge stability"
         )
     sample_rows = max((len(v) for v in sample.values()), default=0)
     return Stability(
-        info.version, window, len(recent), period, score, series, features,
+        version, window, len(recent), period, score, series, features,
         len(development), sample_rows, notes,
     )  # fmt: skip
 
@@ -289,13 +303,23 @@ def recent_probabilities(engine: Engine, version: str, limit: int = DEFAULT_WIND
         return np.asarray(connection.scalars(query).all(), dtype=float)
 
 
-def score_stability(engine: Engine, version: str, window: int = DEFAULT_WINDOW) -> Index | None:
+def score_stability(
+    engine: Engine,
+    version: str,
+    window: int = DEFAULT_WINDOW,
+    evaluation: Mapping[str, Any] | None = None,
+) -> Index | None:
     """Only the score's PSI over the newest `window` scores (no features, no series): what
-    Home shows. None when the version stored no holdout probabilities."""
+    Home shows. None when the version stored no holdout probabilities. `evaluation` as for
+    stability: the parts the caller already read (it needs "probabilities")."""
     check_window(window)
-    info = get_version(engine, version, parts=["probabilities"])
-    development = info.evaluation.get("probabilities") or []
+    if evaluation is None:
+        info = get_version(engine, version, parts=["probabilities"])
+        version, evaluation = info.version, info.evaluation
+    else:
+        version = format_version(version)
+    development = evaluation.get("probabilities") or []
     if not development:
         return None
-    recent = recent_probabilities(engine, info.version, window)
+    recent = recent_probabilities(engine, version, window)
     return numeric_index("probability", np.asarray(development, dtype=float), recent)

@@ -10,10 +10,11 @@ import pytest
 
 from core import jobs
 from core.ml.registry import set_champion
-from core.overview import DEFAULT_POLICY, champion_card, latest_job, portfolio
+from core.overview import DEFAULT_POLICY, champion_card, latest_job, model_overview, portfolio
 from core.serving.stability import score_stability, stability
 from tests.core.test_stability import development_evaluation, log_known_scores
 from tests.jobs_support import load_clients, real_frame, rq_runner
+from tests.queries import counting_queries
 from tests.trained import register
 
 ROWS = 400
@@ -65,3 +66,15 @@ def test_the_light_score_psi_equals_the_full_one(engine, window):
     assert light == stability(engine, "1.0", window=window).score
     register(engine, "1.1", "dt")
     assert score_stability(engine, "1.1") is None
+
+
+def test_model_overview_reads_the_evaluation_once(engine):
+    assert model_overview(engine) is None
+    register(engine, "1.0", "lr", evaluation=development_evaluation() | {"holdout": {"AUC": 0.8}})
+    log_known_scores(engine, np.full(200, 0.05))
+    with counting_queries() as home:
+        overview = model_overview(engine)
+    assert home.keyed == 1 and home.listed == 0
+    assert overview.card == champion_card(engine)
+    assert overview.stability == score_stability(engine, "1.0")
+    assert overview.stability.verdict == "act"

@@ -203,6 +203,8 @@ def test_stability_of_the_logged_window(engine):
     assert isclose(sex.value, sum(term(development[c], recent_sex[c]) for c in (1, 2)))
     as_json = result.as_dict()
     assert as_json["score"]["verdict"] == "act" and as_json["epsilon"] == EPS
+    # a caller holding the evaluation (a loaded model) gets the same without a read
+    assert s.stability(engine, "1", window=1_000, evaluation=development_evaluation()) == result
     # the window is the newest scores only
     assert s.stability(engine, "1.0", window=300).score.bins[0].recent == 0.0
 
