@@ -1,54 +1,27 @@
-"""Home: what is loaded, the visit counter, whether Postgres and Redis answer, loading data
-(admins) and the audit log (admins)."""
+"""Home: how the portfolio, the champion, training and score stability are doing, with
+links to act on each; loading data, services and the audit log for admins."""
 
 import streamlit as st
 
+from core import jobs
 from core.auth import AccessDenied, recent
 from core.cache import count_visit, redis_status
 from core.data.dataset import DataError
 from core.data.publish import publish_file
 from core.data.status import data_status, database_label, load_history
 from core.db.engine import DatabaseError
+from core.overview import latest_job, model_overview, portfolio
+from core.settings import SettingsError, get_settings
 from dashboard.access import audit_table, current, needs, show_refusal
-from dashboard.components import ProgressBar, engine, load_history_table, stop_with, store
-
-st.title("Credit default dashboard")
-st.caption(
-    "Explore credit-card clients and their payment history, train models that predict "
-    "default next month, and score clients."
+from dashboard.components import (
+    ProgressBar,
+    engine,
+    load_history_table,
+    query_cache,
+    stop_with,
+    store,
 )
-
-if st.session_state.get("new_visit", True) or "visits" not in st.session_state:
-    st.session_state["visits"] = count_visit(store())
-visits = st.session_state["visits"]
-
-try:
-    status = data_status(engine())
-    history = load_history(engine())
-except DatabaseError as exc:
-    stop_with(exc)
-
-clients, payments, counter = st.columns(3)
-clients.metric("Clients", f"{status.clients:,}")
-payments.metric("Payment rows", f"{status.payments:,}")
-counter.metric("Visits", "unavailable" if visits.value is None else f"{visits.value:,}")
-if visits.error:
-    st.warning(f"The visit counter is unavailable: {visits.error}. Everything else works.")
-
-if not status.empty:
-    st.caption(
-        f"Data version {status.version}: the latest load was **{status.source}** at "
-        f"{status.loaded_at:%Y-%m-%d %H:%M} UTC. Every load is listed under Load history."
-    )
-
-st.subheader("Services")
-database_column, cache_column = st.columns(2)
-database_column.success(f"Database: {database_label(engine())} answers")
-cache_ok, cache_text = redis_status(store())
-(cache_column.success if cache_ok else cache_column.warning)(f"Cache: {cache_text}")
-
-
-actor = current()
+from dashboard.home_panels import champion_panel, job_panel, portfolio_panel, stability_panel
 
 
 def upload_form(replace: bool) -> None:
@@ -64,7 +37,7 @@ def upload_form(replace: bool) -> None:
                 replace=replace,
                 progress=bar,
                 stage=bar.stage,
-                actor=actor,
+                actor=current(),
             )
         except AccessDenied as exc:
             bar.clear()
@@ -95,11 +68,11 @@ def _bullets(exc: DataError) -> str:
     return "\n".join(lines)
 
 
-if not actor.may("load_data"):
-    if status.empty:
+def empty_database() -> None:
+    """What to do while no client is loaded: admins upload, others wait for one."""
+    if not current().may("load_data"):
         st.info("The database has no clients yet: an admin loads the data set.")
-    st.caption(needs("load_data"))
-elif status.empty:
+        return
     st.info(
         "The database has no clients yet. Load the credit data set with "
         "`python -m core load --csv PATH` (`make run` does it for you), or upload a file "
@@ -108,30 +81,111 @@ elif status.empty:
         "or `X1`..`X23` and `Y`."
     )
     upload_form(replace=False)
-else:
-    with st.expander("Load another data file"):
-        replace = st.checkbox(
-            "Replace the whole data set (otherwise clients are added or updated by id)",
-            key="upload_replace",
-        )
-        upload_form(replace=replace)
 
-if history:
-    st.subheader("Load history")
-    st.dataframe(load_history_table(history), hide_index=True, key="load_history")
 
-if actor.may("view_audit"):
-    st.subheader("Audit log")
+def services() -> None:
+    """Whether the database, the cache and the training workers answer, and the visits."""
+    database_column, cache_column, workers_column = st.columns(3)
+    database_column.success(f"Database: {database_label(engine())} answers")
+    cache_ok, cache_text = redis_status(store())
+    (cache_column.success if cache_ok else cache_column.warning)(f"Cache: {cache_text}")
+    try:
+        runner = jobs.runner_for(get_settings()).status(engine())
+    except (DatabaseError, SettingsError) as exc:
+        workers_column.warning(f"Workers: {exc}")
+    else:
+        (workers_column.success if runner.ok else workers_column.warning)(f"Workers: {runner.text}")
+    st.metric("Visits", "unavailable" if visits.value is None else f"{visits.value:,}")
+
+
+def audit_log() -> None:
+    st.markdown("**Audit log**")
     try:
         entries = recent(engine())
     except DatabaseError as exc:
         st.error(f"The audit log cannot be read: {exc}")
-    else:
-        if entries:
-            st.caption(
-                "Who loaded data, queued training, changed the champion or managed users, "
-                "newest first (the latest 100 entries; `python -m core audit` shows more)."
+        return
+    if not entries:
+        st.caption("Nothing yet: loads, training, champion changes and user changes land here.")
+        return
+    st.caption(
+        "Who loaded data, queued training, changed the champion or managed users, newest "
+        "first (the latest 100 entries; `python -m core audit` shows more)."
+    )
+    st.dataframe(audit_table(entries), hide_index=True, key="audit_log")
+
+
+def admin_section() -> None:
+    """Services, loading another file, the load history and the audit log (admins)."""
+    with st.expander("Admin: services, data loads and the audit log"):
+        services()
+        if not status.empty:
+            st.markdown("**Load another data file**")
+            replace = st.checkbox(
+                "Replace the whole data set (otherwise clients are added or updated by id)",
+                key="upload_replace",
             )
-            st.dataframe(audit_table(entries), hide_index=True, key="audit_log")
-        else:
-            st.caption("Nothing yet: loads, training, champion changes and user changes land here.")
+            upload_form(replace=replace)
+        if history:
+            st.markdown("**Load history**")
+            st.dataframe(load_history_table(history), hide_index=True, key="load_history")
+        if current().may("view_audit"):
+            audit_log()
+
+
+st.title("Credit default dashboard")
+st.caption(
+    "How the portfolio and the model are doing: explore credit-card clients and their "
+    "payment history, train models that predict default next month, and score clients."
+)
+
+if st.session_state.get("new_visit", True) or "visits" not in st.session_state:
+    st.session_state["visits"] = count_visit(store())
+visits = st.session_state["visits"]
+actor = current()
+
+try:
+    status = data_status(engine())
+    history = load_history(engine())
+    overview = model_overview(engine())
+    job = latest_job(engine())
+    figures = None if status.empty else portfolio(engine(), cache=query_cache())
+except DatabaseError as exc:
+    stop_with(exc)
+
+if status.empty:
+    empty_database()
+else:
+    st.subheader("Portfolio")
+    portfolio_panel(figures, actor)
+
+card = overview.card if overview else None
+stability = overview.stability if overview else None
+model_column, job_column, stability_column = st.columns(3, border=True)
+with model_column:
+    champion_panel(card, actor)
+with job_column:
+    job_panel(job, actor)
+with stability_column:
+    stability_panel(stability, card, actor)
+
+
+st.divider()
+footer = (
+    []
+    if status.empty
+    else [
+        f"Data version {status.version}: {status.clients:,} clients and {status.payments:,} "
+        f"payment rows; the latest load was **{status.source}** at "
+        f"{status.loaded_at:%Y-%m-%d %H:%M} UTC."
+    ]
+)
+if visits.value is not None:
+    footer.append(f"Visits: {visits.value:,}.")
+st.caption(" ".join(footer) or "No data loaded yet.")
+if visits.error:
+    st.warning(f"The visit counter is unavailable: {visits.error}. Everything else works.")
+if actor.may("load_data"):
+    admin_section()
+else:
+    st.caption(f"Loading data and the service status: {needs('load_data')}")

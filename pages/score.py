@@ -33,6 +33,7 @@ from dashboard.access import current, needs, show_refusal
 from dashboard.charts import scoring as figures
 from dashboard.components import engine, settings, stop_with
 from dashboard.score_form import CLIENT_FIELDS, form_features, months_table
+from dashboard.stability_panel import stability_section
 
 TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
 MONITOR_LIMITS = [1_000, 5_000, 20_000]
@@ -392,6 +393,8 @@ def monitoring_tab() -> None:
             "from a file or by the CLI is logged; score some clients and come back."
         )
         return
+    stability_section(engine(), version, limit, get_model(engine(), version).evaluation)
+    st.subheader("Distributions")
     st.caption(
         f"The newest {len(watched.recent):,} scores of version {version} against its "
         f"training reference ({watched.reference.source}). KS distance: 0 means the same "

@@ -58,6 +58,7 @@ ENDPOINTS = [
     ("DELETE", f"/jobs/{JOB}", {}, "train", 200),
     ("GET", "/models", {}, "view_models", 200),
     ("GET", "/models/1.0", {}, "view_models", 200),
+    ("GET", "/monitoring/stability", {"params": {"version": "1.0"}}, "view_models", 200),
     ("PUT", "/models/champion", {"json": {"version": "1.0"}}, "set_champion", 200),
     ("GET", "/models/champion/history", {}, "view_models", 200),
     ("GET", "/models/1.0/card", {}, "view_models", 200),

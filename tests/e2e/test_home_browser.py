@@ -1,4 +1,5 @@
-"""A person opens Home in Chromium and sees the data counts and a counter that goes up."""
+"""A person opens Home in Chromium and sees the portfolio figures and, in the Admin section,
+a visit counter that goes up."""
 
 import re
 
@@ -8,7 +9,11 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
+ADMIN = "Admin: services, data loads and the audit log"
+
+
 def visits_shown(page) -> int:
+    page.get_by_text(ADMIN).click()
     metric = page.get_by_test_id("stMetric").filter(has_text="Visits")
     expect(metric).to_contain_text(re.compile(r"\d"))
     return int(metric.get_by_test_id("stMetricValue").inner_text().replace(",", ""))
@@ -33,6 +38,8 @@ def test_home_opens_at_slash_home_and_the_root_leads_there(page, start_dashboard
     page.goto(f"{url}/home")
     clients = page.get_by_test_id("stMetric").filter(has_text="Clients")
     expect(clients).to_contain_text("24,000", timeout=30_000)
+    expect(page.get_by_test_id("stMetric").filter(has_text="Default rate")).to_be_visible()
+    page.get_by_text(ADMIN).click()
     expect(page.get_by_text("Load history", exact=True)).to_be_visible()
     expect(page.get_by_text("Page not found")).to_have_count(0)
     page.goto(url)

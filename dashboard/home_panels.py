@@ -1,0 +1,153 @@
+"""Home's panels for analysts: the portfolio, the champion, the latest training job and
+score stability, each with a link to act on it, and the admins' service status.
+
+The `*_lines` functions are plain text from core's values, tested without Streamlit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from core.auth import Actor
+from core.jobs.store import Job
+from core.overview import ChampionCard, Portfolio
+from core.serving.stability import MIN_SCORES, Index
+from dashboard.access import PAGES
+from dashboard.stability_panel import verdict_text
+
+PAGE_FILES = Path(__file__).resolve().parent.parent / "pages"
+STATES = {
+    "queued": "⏳ queued",
+    "running": "🏃 running",
+    "succeeded": "✅ succeeded",
+    "failed": "❌ failed",
+    "cancelled": "⏹️ cancelled",
+}
+
+
+def link(actor: Actor, file: str, label: str, icon: str) -> None:
+    """A link to the page in `file` when the actor may open it; nothing otherwise."""
+    spec = next(spec for spec in PAGES if spec.file == file)
+    if not actor.may(spec.action):
+        return
+    try:
+        st.page_link(PAGE_FILES / file, label=label, icon=icon)
+    except (StreamlitAPIException, KeyError):
+        st.caption(f"{label}: the {spec.title} page, under {spec.section} in the menu.")
+
+
+def percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def portfolio_panel(figures: Portfolio, actor: Actor) -> None:
+    """Clients, default rate, average limit and the share late in the latest month."""
+    clients, rate, limit, late = st.columns(4)
+    clients.metric("Clients", f"{figures.clients:,}")
+    rate.metric("Default rate", percent(figures.default_rate))
+    average = "n/a" if figures.average_limit is None else f"{figures.average_limit:,.0f}"
+    limit.metric("Average credit limit", average)
+    late.metric(f"Late in {figures.month}", percent(figures.late_last_month))
+    st.caption(
+        "Default rate: clients who defaulted the month after the data ends. Late: clients "
+        f"one month or more behind on their payment in {figures.month}, the latest month."
+    )
+    left, right = st.columns(2)
+    with left:
+        link(actor, "clients.py", "Explore the clients", "👥")
+    with right:
+        link(actor, "payments.py", "See the payment history", "💸")
+
+
+def champion_lines(card: ChampionCard) -> list[str]:
+    """What the champion panel says, one Markdown line each."""
+    role = "Champion" if card.champion else "Newest version (no champion chosen)"
+    auc = "n/a" if card.auc is None else f"{card.auc:.3f}"
+    calibration = {
+        "calibrated": "✅ calibrated",
+        "miscalibrated": "⚠️ miscalibrated",
+    }.get(card.calibration, "not computed for this version")
+    return [
+        f"**{role}: version {card.version}**, {card.model_name}",
+        f"AUC {auc} ({card.auc_source})",
+        f"Calibration: {calibration}",
+        f"Policy threshold: **{card.threshold:.2f}**, {card.threshold_note}",
+    ]
+
+
+def champion_panel(card: ChampionCard | None, actor: Actor) -> None:
+    st.markdown("#### Model")
+    if card is None:
+        st.info("No model has been trained yet.")
+        link(actor, "train.py", "Train a model", "🏋️")
+        return
+    for line in champion_lines(card):
+        st.markdown(line)
+    if card.calibration_warning:
+        st.warning(card.calibration_warning)
+    link(actor, "leaderboards.py", "Compare versions, choose the champion", "🏆")
+
+
+def when(moment: datetime | None) -> str:
+    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def job_lines(job: Job) -> list[str]:
+    """What the training panel says about the latest job."""
+    lines = [f"**{STATES.get(job.state, job.state)}**: version {job.version}"]
+    if job.state == "queued":
+        lines.append(f"submitted {when(job.submitted_at)}")
+    elif job.state == "running":
+        done = f"{job.models_done} of {job.models_total} models"
+        lines.append(f"{job.stage or 'running'}, {done}, since {when(job.started_at)}")
+    else:
+        lines.append(f"ended {when(job.finished_at or job.submitted_at)}")
+    if job.state == "succeeded" and job.best_model_name:
+        score = "" if job.best_score is None else f" ({job.metric} {job.best_score:.3f})"
+        lines.append(f"best: {job.best_model_name}{score}")
+    if job.state == "failed" and job.error:
+        lines.append(f"why: {job.error}")
+    return lines
+
+
+def job_panel(job: Job | None, actor: Actor) -> None:
+    st.markdown("#### Latest training")
+    if job is None:
+        st.markdown("No training job yet.")
+    else:
+        for line in job_lines(job):
+            st.markdown(line)
+    link(actor, "train.py", "Train or follow a job", "🏋️")
+
+
+def stability_lines(index: Index | None, version: str) -> list[str]:
+    """What the stability panel says about the champion's recent scores."""
+    if index is None:
+        return [
+            f"Version {version} stored no holdout scores, so its stability cannot be "
+            "computed; train it again to have it."
+        ]
+    if index.value is None:
+        return [
+            f"**{verdict_text(index.verdict)}**: {index.scores:,} recent scores of version "
+            f"{version}; {MIN_SCORES} or more are needed."
+        ]
+    return [
+        f"**{verdict_text(index.verdict)}**: score PSI {index.value:.3f}",
+        f"the newest {index.scores:,} scores of version {version} against its development "
+        "holdout (under 0.10 stable, 0.10-0.25 watch, above 0.25 act: rules of thumb)",
+    ]
+
+
+def stability_panel(index: Index | None, card: ChampionCard | None, actor: Actor) -> None:
+    st.markdown("#### Score stability")
+    if card is None:
+        st.markdown("Nothing scored yet: no model.")
+        return
+    for line in stability_lines(index, card.version):
+        st.markdown(line)
+    link(actor, "score.py", "Score clients, watch the Monitoring tab", "🎯")

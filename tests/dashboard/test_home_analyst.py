@@ -1,0 +1,118 @@
+"""AppTest of Home for analysts: the portfolio's figures, the champion panel, the latest
+job and the stability verdict, each equal to what core says; and the panels' words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from core.db.engine import make_engine
+from core.jobs.store import Job
+from core.ml.registry import set_champion
+from core.overview import ChampionCard, portfolio
+from core.serving.stability import Index, score_stability
+from dashboard.home_panels import champion_lines, job_lines, stability_lines
+from tests.core.test_stability import development_evaluation, log_known_scores
+from tests.dashboard.charts import metrics
+from tests.dashboard.test_home import copy_of
+from tests.trained import register
+
+CALIBRATION = {"verdict": "calibrated", "warning": None}
+
+
+def markdown(app) -> str:
+    return "\n".join(m.value for m in app.markdown)
+
+
+def test_home_shows_the_portfolio_the_champion_and_stability(dashboard, loaded_sqlite, tmp_path):
+    url = copy_of(loaded_sqlite, tmp_path)
+    engine = make_engine(url)
+    evaluation = development_evaluation() | {"holdout": {"AUC": 0.781}, "calibration": CALIBRATION}
+    register(engine, "1.0", "lr", evaluation=evaluation)
+    register(engine, "1.1", "dt")
+    set_champion(engine, "1.0")
+    log_known_scores(engine, np.r_[np.full(300, 0.05), np.full(700, 0.95)])
+    app = dashboard(DATABASE_URL=url)
+    assert not app.exception
+    figures = portfolio(engine)
+    shown = metrics(app)
+    assert shown["Clients"] == f"{figures.clients:,}" == "24,000"
+    assert shown["Default rate"] == f"{figures.default_rate:.1%}"
+    assert shown["Average credit limit"] == f"{figures.average_limit:,.0f}"
+    assert shown["Late in Sep 2005"] == f"{figures.late_last_month:.1%}"
+    text = markdown(app)
+    assert "**Champion: version 1.0**, Logistic Regression" in text
+    assert "AUC 0.781 (holdout)" in text and "Calibration: ✅ calibrated" in text
+    assert "Policy threshold: **0.50**, the default: no policy threshold" in text
+    index = score_stability(engine, "1.0")
+    assert f"**🔴 act**: score PSI {index.value:.3f}" in text
+    assert "No training job yet." in text
+    links = {link.proto.label for link in app.get("page_link")}
+    assert {"Explore the clients", "Train or follow a job"} <= links
+    assert "Score clients, watch the Monitoring tab" in links
+    engine.dispose()
+
+
+def test_home_before_any_model(dashboard, loaded_sqlite):
+    app = dashboard(DATABASE_URL=loaded_sqlite)
+    assert not app.exception
+    assert any("No model has been trained yet." in i.value for i in app.info)
+    assert "Nothing scored yet: no model." in markdown(app)
+
+
+def card(**changes):
+    values = dict(
+        version="2.0", model_name="Light Gradient Boosting Machine", champion=False,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC), auc=None, auc_source="cross-validated",
+        calibration=None, calibration_warning=None, threshold=0.5, threshold_note="the default",
+    )  # fmt: skip
+    return ChampionCard(**values | changes)
+
+
+def test_champion_lines_say_what_is_missing():
+    lines = champion_lines(card())
+    assert lines[0] == "**Newest version (no champion chosen): version 2.0**, " + (
+        "Light Gradient Boosting Machine"
+    )
+    assert lines[1] == "AUC n/a (cross-validated)"
+    assert lines[2] == "Calibration: not computed for this version"
+    assert champion_lines(card(calibration="miscalibrated", threshold=0.37))[2:] == [
+        "Calibration: ⚠️ miscalibrated",
+        "Policy threshold: **0.37**, the default",
+    ]
+
+
+def job(**changes) -> Job:
+    moment = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    values = dict(
+        id="j", state="succeeded", stage=None, version="1.2", folds=3, models=["lr"],
+        metric="AUC", sample_size=None, fix_imbalance=False, seed=1, rows=100, models_done=1,
+        models_total=1, current_model=None, error=None, note=None, cancel_requested=False,
+        heartbeat_at=None, worker=None, runner="rq", submitted_at=moment, started_at=moment,
+        finished_at=moment, best_model_id="lr", best_model_name="Logistic Regression",
+        best_score=0.7712,
+    )  # fmt: skip
+    return Job(**values | changes)
+
+
+def test_job_lines_by_state():
+    assert job_lines(job()) == [
+        "**✅ succeeded**: version 1.2",
+        "ended 2026-03-02 09:30 UTC",
+        "best: Logistic Regression (AUC 0.771)",
+    ]
+    running = job_lines(job(state="running", stage="comparing models", models_done=1,
+                            models_total=3, finished_at=None))  # fmt: skip
+    assert running[1] == "comparing models, 1 of 3 models, since 2026-03-02 09:30 UTC"
+    assert job_lines(job(state="failed", error="out of memory"))[-1] == "why: out of memory"
+
+
+def test_stability_lines():
+    assert "stored no holdout scores" in stability_lines(None, "1.0")[0]
+    few = Index("probability", None, 40, "too few to judge")
+    assert stability_lines(few, "1.0") == [
+        "**too few to judge**: 40 recent scores of version 1.0; 100 or more are needed."
+    ]
+    judged = stability_lines(Index("probability", 0.123, 900, "watch"), "1.0")
+    assert judged[0] == "**🟠 watch**: score PSI 0.123"
