@@ -63,12 +63,16 @@ ENDPOINTS = [
     ("POST", "/predict/batch/", {"json": [CLIENT]}, "score", 200),
     ("POST", "/predict/batch/", {"content": CSV, "headers": {"Content-Type": "text/csv"}},
      "score", 200),
+    ("POST", "/portfolio/runs", {"json": {"lgd": 2}}, "score", 422),
+    ("GET", "/portfolio/runs", {}, "view_models", 200),
+    ("GET", "/portfolio/runs/1", {}, "view_models", 404),
 ]  # fmt: skip
 OPEN_PATHS = ["/health", "/ready", "/docs", "/openapi.json"]
 
 
 TEMPLATES = {"/query/clients/1": "/query/clients/{id}", f"/jobs/{JOB}": "/jobs/{job_id}"}
 TEMPLATES["/models/1.0"] = "/models/{version}"
+TEMPLATES["/portfolio/runs/1"] = "/portfolio/runs/{run_id}"
 
 
 def test_the_table_holds_every_operation():
