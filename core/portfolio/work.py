@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, case, func, select, update
 from sqlalchemy.orm import aliased
 
-from core.data.features import clients, features_query
+from core.data.features import clients, features_query, payments
 from core.db.bulk import write_rows
 from core.db.engine import DatabaseError, connect, get_engine
 from core.db.schema import PortfolioRun, PortfolioScore
@@ -109,30 +109,64 @@ def _start(engine: Engine, run_id: int, worker: str) -> Run | None:
 def _score(engine: Engine, run: Run, part: int, chunk: int, on_chunk) -> None:
     low, high = run.parts[part]
     model = get_model(engine, run.version)
-    matching = and_(clients.c.id.between(low, high), from_query(run.filters)[0].where(clients))
+    matching = from_query(run.filters)[0].where(clients)
     last = low - 1
-    while True:
+    while last < high:
         with connect(engine, write=True, long=True) as connection:
-            query = features_query(and_(matching, clients.c.id > last), limit=chunk)
-            rows = connection.execute(query).all()
-            if not rows:
-                return
-            ids, values = _arrays(rows)
-            probabilities = model.predict(values)
-            write_rows(
-                connection, PortfolioScore.__tablename__, _scores(run, ids, values, probabilities)
-            )
-            _add_done(connection, run.id, len(ids))
-        if on_chunk is not None:
+            upper = _chunk_end(connection, matching, last, high, chunk)
+            ids, values = _features(connection, matching, last, upper)
+            if len(ids):
+                probabilities = model.predict(values)
+                scores = _scores(run, ids, values, probabilities)
+                write_rows(connection, PortfolioScore.__tablename__, scores)
+                _add_done(connection, run.id, len(ids))
+        if on_chunk is not None and len(ids):
             on_chunk(len(ids))
-        last = int(ids[-1])
-        if len(rows) < chunk:
-            return
+        last = upper
 
 
-def _arrays(rows) -> tuple[np.ndarray, np.ndarray]:
-    """Client ids and the float features of rows of features_query; a missing month reads
-    as 0, as core.data.features does for scoring a loaded client."""
+def _chunk_end(connection, matching, last: int, high: int, chunk: int) -> int:
+    """The id of the `chunk`-th matching client after `last` (at most `high`)."""
+    end = connection.scalar(
+        select(clients.c.id)
+        .where(matching, clients.c.id > last, clients.c.id <= high)
+        .order_by(clients.c.id)
+        .offset(chunk - 1)
+        .limit(1)
+    )
+    return high if end is None else int(end)
+
+
+def _features(connection, matching, last: int, upper: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and float features of the matching clients with ids in (last, upper]; a
+    missing month reads as 0, as core.data.features does for scoring a loaded client.
+
+    Both tables are bounded by the id range, so Postgres reads the payments of these
+    clients by index rather than every payment; rows come as the driver's tuples (far
+    cheaper to turn into an array than result rows).
+    """
+    query = features_query(
+        and_(
+            matching,
+            clients.c.id > last,
+            clients.c.id <= upper,
+            payments.c.client_id > last,
+            payments.c.client_id <= upper,
+        )
+    )
+    options = {"render_postcompile": True}  # IN lists as plain parameters
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs=options)
+    parameters = compiled.params
+    if compiled.positional:
+        parameters = tuple(parameters[name] for name in compiled.positiontup)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(str(compiled), parameters)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return np.array([], dtype=np.int64), np.empty((0, len(FEATURES)))
     table = np.array(rows, dtype=float)
     values = np.nan_to_num(table[:, 1 : 1 + len(FEATURES)], nan=0.0)
     return table[:, 0].astype(np.int64), values
