@@ -32,6 +32,7 @@ from core.vocabulary import LABELS, STATUS_LABELS
 from dashboard.access import current, needs, show_refusal
 from dashboard.charts import scoring as figures
 from dashboard.components import engine, settings, stop_with
+from dashboard.portfolio import section as portfolio_section
 from dashboard.score_form import CLIENT_FIELDS, form_features, months_table
 
 TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
@@ -99,7 +100,9 @@ except (ArtifactError, VersionError, SettingsError) as exc:
 except DatabaseError as exc:
     stop_with(exc)
 
-one, batch, watch = st.tabs(["One client", "A file of clients", "Monitoring"])
+one, batch, watch, whole = st.tabs(
+    ["One client", "A file of clients", "Monitoring", "The whole portfolio"]
+)
 
 
 def fill(values: dict[str, int]) -> None:
@@ -432,3 +435,5 @@ with batch:
     batch_tab()
 with watch:
     monitoring_tab()
+with whole:
+    portfolio_section(version, threshold)
