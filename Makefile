@@ -42,4 +42,5 @@ bench: $(VENV)/.dev
 	$(PY) bench/scoring.py
 	$(PY) bench/training.py
 	$(PY) bench/calibration.py
+	$(PY) bench/portfolio.py
 	$(PY) bench/api.py
