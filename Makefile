@@ -42,5 +42,6 @@ bench: $(VENV)/.dev
 	$(PY) bench/scoring.py
 	$(PY) bench/training.py
 	$(PY) bench/calibration.py
+	$(PY) bench/portfolio.py
 	$(PY) bench/api.py
 	$(PY) bench/reasons.py

@@ -10,7 +10,18 @@ from fastapi.concurrency import run_in_threadpool
 from api import errors, scoring
 from api.bodies import BodyLimit
 from api.deps import AUTH_ERRORS, current_engine
-from api.routes import cards, clients, health, hits, jobs, models, monitoring, predict, train
+from api.routes import (
+    cards,
+    clients,
+    health,
+    hits,
+    jobs,
+    models,
+    monitoring,
+    portfolio,
+    predict,
+    train,
+)
 from core.serving.log_buffer import prediction_log
 
 DESCRIPTION = """
@@ -51,7 +62,7 @@ def create_app() -> FastAPI:
         title="Credit default API", version="1.0", description=DESCRIPTION, lifespan=lifespan
     )
     app.include_router(health.router)
-    for module in (hits, clients, train, jobs, models, cards, monitoring, predict):
+    for module in (hits, clients, train, jobs, models, cards, monitoring, predict, portfolio):
         app.include_router(module.router, responses=AUTH_ERRORS)
     errors.install(app)
     # Outermost: a body too large for its path is refused before anything reads it.

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # The largest scoring file, in megabytes, the Score page and `python -m core score --csv`
     # accept; Streamlit's server.maxUploadSize (.streamlit/config.toml) must be as large.
     scoring_upload_mb: int = Field(200, gt=0)
+    # Clients a portfolio run reads, scores and writes per transaction (core.portfolio.work).
+    portfolio_chunk_clients: int = Field(50_000, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -32,6 +32,7 @@ from dashboard import decisions
 from dashboard.access import current, needs, show_refusal
 from dashboard.charts import scoring as figures
 from dashboard.components import engine, settings, stop_with
+from dashboard.portfolio import section as portfolio_section
 from dashboard.score_form import CLIENT_FIELDS, form_features, months_table
 from dashboard.stability_panel import stability_section
 
@@ -93,7 +94,9 @@ except (ArtifactError, VersionError, SettingsError) as exc:
 except DatabaseError as exc:
     stop_with(exc)
 
-one, batch, watch = st.tabs(["One client", "A file of clients", "Monitoring"])
+one, batch, watch, whole = st.tabs(
+    ["One client", "A file of clients", "Monitoring", "The whole portfolio"]
+)
 
 
 def fill(values: dict[str, int]) -> None:
@@ -433,3 +436,5 @@ with batch:
     batch_tab()
 with watch:
     monitoring_tab()
+with whole:
+    portfolio_section(version, threshold)

@@ -437,3 +437,58 @@ class ChampionChange(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class PortfolioRun(Base):
+    """One scoring of the portfolio (core.portfolio): which clients, which version, how far.
+
+    `state` goes queued -> running -> finished | failed. The clients are split into
+    `parts` (id ranges, one per worker); each part adds to `clients_done` per chunk and to
+    `parts_done` when it ends, and the part that brings `parts_done` to the number of parts
+    writes `summary` and `finished` in one transaction. `champion` says whether `version`
+    was the champion when the run was asked for.
+    """
+
+    __tablename__ = "portfolio_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('queued', 'running', 'finished', 'failed')",
+            name="ck_portfolio_runs_state",
+        ),
+        Index("ix_portfolio_runs_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    state: Mapped[str] = mapped_column(String(12))
+    version: Mapped[str] = mapped_column(String(20))
+    champion: Mapped[bool] = mapped_column(Boolean)
+    threshold: Mapped[float] = mapped_column(Float)
+    lgd: Mapped[float] = mapped_column(Float)
+    filters: Mapped[dict] = mapped_column(JSON)
+    parts: Mapped[list] = mapped_column(JSON)
+    parts_done: Mapped[int] = mapped_column(Integer)
+    clients_total: Mapped[int] = mapped_column(BigInteger)
+    clients_done: Mapped[int] = mapped_column(BigInteger)
+    runner: Mapped[str] = mapped_column(String(10))
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class PortfolioScore(Base):
+    """One client of a portfolio run: probability of default, label, expected loss."""
+
+    __tablename__ = "portfolio_scores"
+
+    run_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("portfolio_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    probability: Mapped[float] = mapped_column(Float)
+    label: Mapped[int] = mapped_column(SmallInteger)
+    expected_loss: Mapped[float] = mapped_column(Float)

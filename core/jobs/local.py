@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from core.db.engine import connect
-from core.db.schema import LeaderboardRow, TrainingJob
+from core.db.schema import LeaderboardRow, PortfolioRun, TrainingJob
 from core.jobs.store import JobError, RunnerStatus
 
 log = logging.getLogger(__name__)
@@ -97,9 +97,18 @@ class LocalRunner:
         except OSError as exc:
             raise JobError(f"the local worker process could not be started: {exc}") from None
 
+    def workers(self, engine: Engine) -> int:
+        """One: the local worker scores a portfolio run in one process."""
+        return 1
+
+    def hand_over_parts(self, engine: Engine, run_id: int, parts: int) -> None:
+        """A portfolio run waits in the database for the local worker, as a job does."""
+        self.hand_over(engine, "", 0)
+
     def wake(self, engine: Engine) -> None:
-        """Start the local worker when local jobs wait without one (it exits when idle)."""
-        if next_local_job(engine) is not None:
+        """Start the local worker when local jobs or portfolio runs wait without one (it
+        exits when idle)."""
+        if next_local_job(engine) is not None or next_local_run(engine) is not None:
             self.hand_over(engine, "", 0)
 
     def status(self, engine: Engine) -> RunnerStatus:
@@ -181,5 +190,16 @@ def next_local_job(engine: Engine) -> str | None:
                 LeaderboardRow.state == "pending",
             )
             .order_by(TrainingJob.submitted_at)
+            .limit(1)
+        )
+
+
+def next_local_run(engine: Engine) -> int | None:
+    """The oldest queued portfolio run for the local worker."""
+    with connect(engine) as connection:
+        return connection.scalar(
+            select(PortfolioRun.id)
+            .where(PortfolioRun.state == "queued", PortfolioRun.runner == "local")
+            .order_by(PortfolioRun.id)
             .limit(1)
         )

@@ -20,6 +20,7 @@ from core.db.schema import Deployment
 from core.jobs.store import JobError, RunnerStatus
 
 TASK = "core.jobs.runner.run_training"
+PORTFOLIO_TASK = "core.portfolio.work.run_part"
 SERIALIZER = JSONSerializer
 
 
@@ -72,6 +73,34 @@ class RqRunner:
         except REDIS_ERRORS as exc:
             raise JobError(
                 f"the job could not be queued: {describe(self.connection)} is unavailable ({exc})"
+            ) from None
+
+    def workers(self, engine) -> int:
+        """RQ workers listening on the queue now (1 when Redis does not answer: handing
+        the work over then says why)."""
+        try:
+            return Worker.count(queue=training_queue(self.queue, self.connection))
+        except REDIS_ERRORS:
+            return 1
+
+    def hand_over_parts(self, engine, run_id: int, parts: int) -> None:
+        """Enqueue one task per part of portfolio run `run_id` (JSON: the run id and the
+        part number). Raises JobError when Redis does not answer."""
+        try:
+            queue = training_queue(self.queue, self.connection)
+            for part in range(parts):
+                queue.enqueue(
+                    PORTFOLIO_TASK,
+                    run_id,
+                    part,
+                    job_id=f"portfolio-{run_id}-{part}",
+                    job_timeout=-1,
+                    result_ttl=86_400,
+                    description=f"portfolio run {run_id} part {part + 1} of {parts}",
+                )
+        except REDIS_ERRORS as exc:
+            raise JobError(
+                f"the run could not be queued: {describe(self.connection)} is unavailable ({exc})"
             ) from None
 
     def wake(self, engine) -> None:

@@ -16,16 +16,19 @@ import os
 import signal
 import threading
 import time
+from functools import partial
 
 import redis
 from sqlalchemy import Engine
 
 from core.db.engine import DatabaseError, make_engine
-from core.jobs.local import LocalLock, next_local_job
+from core.jobs.local import LocalLock, next_local_job, next_local_run
 from core.jobs.rq import queue_name, training_queue, training_worker
 from core.jobs.runner import train_job
 from core.jobs.store import REAP_SECONDS, reap_stale
 from core.ml.experiment import Experiment, preload, stop_worker_processes
+from core.portfolio.store import reap_stale as reap_stale_runs
+from core.portfolio.work import score_run
 from core.serving.retention import purge_when_due
 from core.settings import SettingsError
 
@@ -78,6 +81,7 @@ class Reaper:
     def _reap(engine: Engine) -> None:
         try:
             reap_stale(engine)
+            reap_stale_runs(engine)  # portfolio runs: fails them and deletes their scores
         except DatabaseError as exc:
             log.warning("cannot look for stale jobs: %s", exc)
         try:
@@ -162,6 +166,12 @@ def run_local_worker(
                 _work_on(engine, job_id)
                 idle_since = time.monotonic()
                 continue
+            run_id = _next_run(engine)
+            if run_id is not None:
+                worked += 1
+                _in_child(engine, f"portfolio run {run_id}", partial(score_run, engine, run_id))
+                idle_since = time.monotonic()
+                continue
             if burst:
                 return worked
             if idle_exit is not None and time.monotonic() - idle_since > idle_exit:
@@ -181,6 +191,32 @@ def _next_job(engine: Engine) -> str | None:
     except DatabaseError as exc:
         log.warning("cannot look for jobs: %s", exc)
         return None
+
+
+def _next_run(engine: Engine) -> int | None:
+    try:
+        return next_local_run(engine)
+    except DatabaseError as exc:
+        log.warning("cannot look for portfolio runs: %s", exc)
+        return None
+
+
+def _in_child(engine: Engine, what: str, work) -> None:
+    """Run `work()` in a forked child and wait for it (a portfolio run's memory is given
+    back when it ends)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            engine.dispose(close=False)
+            log.info("%s: %s", what, work())
+            code = 0
+        except BaseException:
+            log.exception("%s failed", what)
+        finally:
+            logging.shutdown()
+            os._exit(code)
+    os.waitpid(pid, 0)
 
 
 def _work_on(engine: Engine, job_id: str) -> None:

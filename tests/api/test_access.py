@@ -67,6 +67,9 @@ ENDPOINTS = [
     ("POST", "/predict/batch/", {"json": [CLIENT]}, "score", 200),
     ("POST", "/predict/batch/", {"content": CSV, "headers": {"Content-Type": "text/csv"}},
      "score", 200),
+    ("POST", "/portfolio/runs", {"json": {"lgd": 2}}, "score", 422),
+    ("GET", "/portfolio/runs", {}, "view_models", 200),
+    ("GET", "/portfolio/runs/1", {}, "view_models", 404),
 ]  # fmt: skip
 OPEN_PATHS = ["/health", "/ready", "/docs", "/openapi.json"]
 
@@ -75,6 +78,7 @@ TEMPLATES = {"/query/clients/1": "/query/clients/{id}", f"/jobs/{JOB}": "/jobs/{
 TEMPLATES["/models/1.0"] = "/models/{version}"
 TEMPLATES["/models/1.0/card"] = "/models/{version}/card"
 TEMPLATES["/models/1.0/comparison"] = "/models/{version}/comparison"
+TEMPLATES["/portfolio/runs/1"] = "/portfolio/runs/{run_id}"
 
 
 def test_the_table_holds_every_operation():

@@ -1,0 +1,287 @@
+"""Portfolio runs as rows: submit one, read them, fail the ones whose workers died.
+
+A run is a row in `portfolio_runs` and one `portfolio_scores` row per client scored. Its
+results are read only once it is finished (`finished_run`, `run_scores`): the scores of a
+run still running or failed are never shown, and a failed run's scores are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, delete, func, select, update
+
+from core.auth import audit
+from core.auth.access import SYSTEM, Actor, require
+from core.db.engine import connect
+from core.db.schema import Client, ModelVersion, PortfolioRun, PortfolioScore
+from core.explore.filters import Filters, from_query
+from core.jobs.store import STALE_SECONDS, JobError
+from core.ml.registry import VersionError, default_version, format_version
+from core.serving.scoring import DEFAULT_THRESHOLD, NoModelError
+
+log = logging.getLogger(__name__)
+
+RUNS = PortfolioRun.__table__
+SCORES = PortfolioScore.__table__
+ACTIVE = ("queued", "running")
+# Loss given default: the share of the exposure lost when a client defaults (Basel's
+# foundation figure for senior unsecured claims).
+DEFAULT_LGD = 0.45
+# A part (one worker's id range) holds at least this many clients.
+MIN_PART_CLIENTS = 500
+
+
+class PortfolioError(ValueError):
+    """A run that cannot be started or read; the message says why."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A portfolio run as pages, the API and the CLI show it."""
+
+    id: int
+    state: str
+    version: str
+    champion: bool
+    threshold: float
+    lgd: float
+    filters: dict[str, str]
+    parts: list[list[int]]
+    parts_done: int
+    clients_total: int
+    clients_done: int
+    runner: str
+    submitted_by: str
+    worker: str | None
+    heartbeat_at: datetime | None
+    submitted_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    summary: dict[str, Any] | None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def progress(self) -> float:
+        """Share of the clients scored so far, 0..1."""
+        return min(1.0, self.clients_done / self.clients_total) if self.clients_total else 1.0
+
+    @property
+    def filters_text(self) -> str:
+        """Which clients, in words ("all clients" without filters)."""
+        return from_query(self.filters)[0].describe()
+
+    @property
+    def seconds(self) -> float | None:
+        """Time spent running so far (or in all, once it ended)."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or datetime.now(UTC)
+        return max(0.0, (end - self.started_at).total_seconds())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def check_inputs(threshold: float, lgd: float) -> None:
+    """PortfolioError naming the input unless the threshold and the LGD are in 0..1."""
+    problems = []
+    if not 0 <= threshold <= 1:
+        problems.append(f"threshold {threshold} is outside 0..1")
+    if not 0 <= lgd <= 1:
+        problems.append(f"loss given default (lgd) {lgd} is outside 0..1 (a share: 0.45 is 45%)")
+    if problems:
+        raise PortfolioError("; ".join(problems))
+
+
+def submit(
+    engine: Engine,
+    runner,
+    *,
+    version: str | None = None,
+    filters: Filters | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    lgd: float = DEFAULT_LGD,
+    actor: Actor = SYSTEM,
+) -> int:
+    """Queue a scoring of every client matching `filters` (all by default) with `version`
+    (default: the champion, else the newest); returns the run id.
+
+    Expected loss per client is probability x `lgd` x credit limit; a client is declined
+    when the probability reaches `threshold`. The clients are split into one id range per
+    worker `runner` has (runner.workers(engine); the local runner has one), each handed to
+    the runner as its own task. AccessDenied when `actor` may not score; PortfolioError for
+    bad inputs, an unknown version or no matching client (nothing is written). Raises
+    JobError when the runner could not take the run (it is marked failed).
+    """
+    require(actor, "score")
+    check_inputs(threshold, lgd)
+    filters = filters or Filters()
+    try:
+        version = _version(engine, version)
+    except (VersionError, NoModelError) as exc:
+        raise PortfolioError(str(exc)) from None
+    where = filters.where(Client.__table__)
+    with connect(engine, write=True) as connection:
+        total = connection.scalar(select(func.count()).select_from(Client).where(where))
+        if not total:
+            raise PortfolioError(f"no client matches the filters ({filters.describe()})")
+        parts = _parts(connection, where, total, runner.workers(engine))
+        champion = connection.scalar(
+            select(ModelVersion.is_champion).where(ModelVersion.version == version)
+        )
+        run_id = connection.execute(
+            RUNS.insert().values(
+                state="queued",
+                version=version,
+                champion=bool(champion),
+                threshold=threshold,
+                lgd=lgd,
+                filters=filters.to_query(),
+                parts=parts,
+                parts_done=0,
+                clients_total=total,
+                clients_done=0,
+                runner=runner.kind,
+                submitted_by=actor.name[:100],
+                submitted_at=now(),
+            )
+        ).inserted_primary_key[0]
+        audit.record(
+            connection,
+            actor,
+            "portfolio_scored",
+            f"run {run_id}: {total:,} clients ({filters.describe()}) with version {version}",
+        )
+    try:
+        runner.hand_over_parts(engine, run_id, len(parts))
+    except JobError as exc:
+        mark_failed(engine, run_id, str(exc))
+        raise
+    return run_id
+
+
+def _version(engine: Engine, version: str | None) -> str:
+    if version is None:
+        found = default_version(engine)
+        if found is None:
+            raise NoModelError("no model has been trained yet; train one on the Train page")
+        return found
+    version = format_version(version)
+    with connect(engine) as connection:
+        if connection.scalar(select(ModelVersion.version).where(ModelVersion.version == version)):
+            return version
+    raise VersionError(f"no model version {version}")
+
+
+def _parts(connection, where, total: int, workers: int) -> list[list[int]]:
+    """[low id, high id] ranges of about equal numbers of matching clients, one per worker
+    (each at least MIN_PART_CLIENTS, so a small portfolio is one part)."""
+    count = max(1, min(workers, total // MIN_PART_CLIENTS))
+    ids = select(Client.id).where(where).order_by(Client.id)
+    starts = [
+        connection.scalar(ids.offset(total * part // count).limit(1)) for part in range(count)
+    ]
+    last = connection.scalar(select(func.max(Client.id)).where(where))
+    ends = [start - 1 for start in starts[1:]] + [last]
+    return [[int(low), int(high)] for low, high in zip(starts, ends, strict=True)]
+
+
+def get_run(engine: Engine, run_id: int) -> Run:
+    """The run as stored, in whatever state (reading never reaps: see reap_stale)."""
+    with connect(engine) as connection:
+        row = connection.execute(select(RUNS).where(RUNS.c.id == run_id)).mappings().first()
+    if row is None:
+        raise PortfolioError(f"no portfolio run {run_id}")
+    return _run(row)
+
+
+def list_runs(engine: Engine, limit: int = 20) -> list[Run]:
+    """The newest runs first, in every state (a running one shows its progress)."""
+    with connect(engine) as connection:
+        rows = connection.execute(select(RUNS).order_by(RUNS.c.id.desc()).limit(limit)).mappings()
+        return [_run(row) for row in rows]
+
+
+def finished_run(engine: Engine, run_id: int | None = None) -> Run | None:
+    """Run `run_id` if it finished, else None; without `run_id`, the latest finished run."""
+    query = select(RUNS).where(RUNS.c.state == "finished")
+    query = query.where(RUNS.c.id == run_id) if run_id else query.order_by(RUNS.c.id.desc())
+    with connect(engine) as connection:
+        row = connection.execute(query.limit(1)).mappings().first()
+    return _run(row) if row else None
+
+
+def run_scores(engine: Engine, run_id: int) -> pd.DataFrame:
+    """Every client of a finished run: client_id, probability, label, expected_loss (id
+    order). PortfolioError for a run that is not finished: its scores are not results."""
+    if finished_run(engine, run_id) is None:
+        raise PortfolioError(f"portfolio run {run_id} has not finished; it has no results")
+    query = (
+        select(SCORES.c.client_id, SCORES.c.probability, SCORES.c.label, SCORES.c.expected_loss)
+        .where(SCORES.c.run_id == run_id)
+        .order_by(SCORES.c.client_id)
+    )
+    with connect(engine, long=True) as connection:
+        rows = connection.execute(query).all()
+    return pd.DataFrame.from_records(
+        rows, columns=["client_id", "probability", "label", "expected_loss"]
+    )
+
+
+def _run(row) -> Run:
+    values = dict(row)
+    for name in ("heartbeat_at", "submitted_at", "started_at", "finished_at"):
+        values[name] = _aware(values[name])
+    return Run(**values)
+
+
+def mark_failed(engine: Engine, run_id: int, message: str) -> bool:
+    """End a queued or running run as failed and delete its scores, in one transaction;
+    False if it had ended."""
+    with connect(engine, write=True) as connection:
+        ended = connection.execute(
+            update(PortfolioRun)
+            .where(PortfolioRun.id == run_id, PortfolioRun.state.in_(ACTIVE))
+            .values(state="failed", error=message, finished_at=now())
+        ).rowcount
+        if ended:
+            connection.execute(delete(PortfolioScore).where(PortfolioScore.run_id == run_id))
+    return bool(ended)
+
+
+def reap_stale(engine: Engine, stale_after: float = STALE_SECONDS) -> list[int]:
+    """Fail running runs whose workers stopped beating (killed, crashed or cut off) and
+    delete the scores they wrote; returns their ids."""
+    cutoff = now() - timedelta(seconds=stale_after)
+    with connect(engine) as connection:
+        quiet = connection.execute(
+            select(PortfolioRun.id, PortfolioRun.worker, PortfolioRun.heartbeat_at).where(
+                PortfolioRun.state == "running", PortfolioRun.heartbeat_at < cutoff
+            )
+        ).all()
+    reaped = []
+    for run_id, worker, beat in quiet:
+        message = (
+            f"worker {worker} stopped sending heartbeats at {_aware(beat):%H:%M:%S} UTC: "
+            "it was killed, crashed or lost the database; no score of this run was kept"
+        )
+        if mark_failed(engine, run_id, message):
+            log.warning("portfolio run %s failed: %s", run_id, message)
+            reaped.append(run_id)
+    return reaped

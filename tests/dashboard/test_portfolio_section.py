@@ -1,0 +1,86 @@
+"""The Score page's "The whole portfolio" tab (AppTest, a real RQ worker on the test
+Redis) and its pure helpers and figure."""
+
+import json
+
+import pytest
+
+from core import portfolio
+from core.db.engine import make_engine
+from core.ml.registry import set_champion
+from dashboard import portfolio as section
+from dashboard.charts.portfolio import APPROVE, DECLINE, distribution
+from tests.core.test_jobs import run_rq_burst
+from tests.jobs_support import load_clients, rq_runner
+from tests.trained import register
+
+PAGE = "../pages/score.py"
+
+
+@pytest.fixture
+def portfolio_sqlite(tmp_path):
+    url = f"sqlite:///{tmp_path / 'credit.db'}"
+    engine = make_engine(url)
+    load_clients(engine, rows=800)
+    register(engine, "1.0", "lr")
+    register(engine, "1.1", "dt")
+    set_champion(engine, "1.0")
+    yield url, engine
+    engine.dispose()
+
+
+def test_a_run_started_on_the_tab_shows_its_summary_and_changes(
+    dashboard, portfolio_sqlite, real_redis, redis_url
+):
+    url, engine = portfolio_sqlite
+    app = dashboard(PAGE, DATABASE_URL=url, REDIS_URL=redis_url)
+    assert not app.exception
+    start = app.button(key="portfolio_start")
+    assert not start.disabled and "version 1.0" in start.label
+    app.number_input(key="portfolio_lgd").set_value(0.5)
+    start.click().run()
+    assert not app.exception and not app.error
+    run_rq_burst(rq_runner(engine, real_redis))
+    app.run()
+    run = portfolio.finished_run(engine)
+    assert run is not None and run.lgd == 0.5
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Clients scored"] == "800"
+    assert metrics["Expected loss"] == section.money(run.summary["expected_loss"])
+    assert metrics["Declined"] == f"{run.summary['decisions']['decline']:,}"
+    chart = next(c for c in app.get("plotly_chart") if c.key == "portfolio_distribution")
+    assert json.loads(chart.proto.spec)["data"][0]["y"] == run.summary["histogram"]["counts"]
+    assert any("No earlier run by another champion" in m.value for m in app.markdown)
+
+    set_champion(engine, "1.1")
+    app.selectbox(key="score_version").set_value("1.1").run()
+    app.button(key="portfolio_start").click().run()
+    run_rq_burst(rq_runner(engine, real_redis))
+    app.run()
+    changes = portfolio.finished_run(engine).summary["changes"]
+    assert changes["previous_run"] == run.id
+    said = f"{changes['now_declined']:,} would now be declined"
+    assert any(said in m.value for m in app.markdown)
+
+
+def test_the_helpers_format_money_decisions_and_changes():
+    assert section.money(1234567.4) == "NT$ 1,234,567"
+    summary = {"clients": 4, "decisions": {"approve": 3, "decline": 1}}
+    table = section.decisions_table(summary)
+    assert table["Clients"].tolist() == [3, 1] and table["Share"].tolist() == ["75.0%", "25.0%"]
+    changes = {
+        "previous_run": 3, "previous_version": "1.0", "compared": 10, "now_declined": 2,
+        "now_approved": 1,
+        "listed": {"now_declined": [{"client_id": 7, "before": 0.2, "after": 0.61}],
+                   "now_approved": []},
+    }  # fmt: skip
+    assert "**2 would now be declined**" in section.changes_text(changes)
+    assert section.changes_table(changes, "now_declined").values.tolist() == [[7, "20.0%", "61.0%"]]
+
+
+def test_the_distribution_colours_bins_by_the_threshold():
+    histogram = {"edges": [0, 0.25, 0.5, 0.75, 1], "counts": [5, 4, 2, 1]}
+    figure = distribution(histogram, 0.5)
+    bar = figure.data[0]
+    assert list(bar.y) == [5, 4, 2, 1]
+    assert list(bar.marker.color) == [APPROVE, APPROVE, DECLINE, DECLINE]
