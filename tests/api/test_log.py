@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from core.db.engine import get_engine
 from core.db.schema import Prediction
 from core.serving.log_buffer import prediction_log
-from core.serving.scoring import is_loaded
+from core.serving.scoring import get_model
 from core.vocabulary import FEATURES
 from tests.api.conftest import client_for
 from tests.jobs_support import real_frame, url_of
+from tests.queries import counting_queries
 from tests.trained import register
 
 
@@ -64,4 +65,8 @@ def test_the_default_model_is_loaded_before_the_first_request(engine, redis_url,
     register(engine, "1.0", "lr")
     with client_for(settings_env, DATABASE_URL=url_of(engine), REDIS_URL=redis_url):
         served = get_engine(url_of(engine))
-        assert is_loaded(served)
+        with counting_queries() as queries:
+            assert get_model(served).version == "1.0"
+        # Loaded at start: asking for the model reads no artifact (its policy threshold,
+        # re-read once a second, may be).
+        assert not [s for s in queries.statements if "artifact" in s]
