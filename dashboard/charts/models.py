@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.vocabulary import METRICS
+from core.vocabulary import METRICS, best_first
 
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6"]
 KEPT_COLOUR = "#E45756"
@@ -38,7 +38,8 @@ def _colours(versions) -> dict[str, str]:
 
 
 def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
-    """One horizontal bar per model and version, best on top; the kept model is marked."""
+    """One horizontal bar per model and version, best on top (highest, or lowest for
+    Brier and Log Loss); the kept model is marked."""
     title = f"Models by {metric}"
     rows = board.dropna(subset=[metric]) if metric in board else board.iloc[0:0]
     if rows.empty:
@@ -46,7 +47,7 @@ def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
     colours = _colours(rows["Version"])
     figure = go.Figure()
     for version, group in rows.groupby("Version", sort=False):
-        group = group.sort_values(metric)
+        group = group.sort_values(metric, ascending=best_first(metric))
         kept = group["Kept"].fillna(False).astype(bool).tolist()
         figure.add_trace(
             go.Bar(
@@ -69,7 +70,10 @@ def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
                 hovertemplate=f"%{{y}}<br>{metric} %{{x:.4f}}<extra>version {version}</extra>",
             )
         )
-    order = rows.groupby("Model")[metric].max().sort_values().index.tolist()
+    higher = best_first(metric)
+    best = rows.groupby("Model")[metric].max() if higher else rows.groupby("Model")[metric].min()
+    # the first category is drawn at the bottom: the best goes last
+    order = best.sort_values(ascending=higher).index.tolist()
     figure.update_layout(
         title=title,
         barmode="group",
@@ -81,26 +85,37 @@ def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
     return figure
 
 
-def metrics_heatmap(board: pd.DataFrame, metrics: list[str] = METRICS) -> go.Figure:
-    """Several metrics per model at a glance: one row per version and model."""
-    title = "Metrics per model"
-    rows = board.dropna(subset=["AUC"]) if "AUC" in board else board.iloc[0:0]
+def metrics_heatmap(
+    board: pd.DataFrame, metrics: list[str] = METRICS, rank_by: str = "AUC"
+) -> go.Figure:
+    """Several metrics per model at a glance: one row per version and model, best on
+    `rank_by` first within a version. Darker is better in every column: Brier and Log Loss
+    (lower is better) are coloured by 1 - value; the cells show the values themselves."""
+    title = "Metrics per model (darker is better)"
+    rank_by = rank_by if rank_by in board else "AUC"
+    rows = board.dropna(subset=[rank_by]) if rank_by in board else board.iloc[0:0]
     if rows.empty:
         return _empty(title)
-    rows = rows.sort_values(["Version", "AUC"], ascending=[True, False])
+    rows = rows.sort_values(["Version", rank_by], ascending=[True, not best_first(rank_by)])
     labels = [f"{v} · {m}" for v, m in zip(rows["Version"], rows["Model"], strict=True)]
     values = rows[metrics].astype(float)
+    goodness = values.copy()
+    for metric in metrics:
+        if not best_first(metric):
+            goodness[metric] = (1 - values[metric]).clip(lower=0)
     figure = go.Figure(
         go.Heatmap(
-            z=values.to_numpy(),
+            z=goodness.to_numpy(),
             x=metrics,
             y=labels,
             colorscale="Blues",
             zmin=0,
             zmax=1,
             text=values.round(3).to_numpy(),
+            customdata=values.to_numpy(),
             texttemplate="%{text}",
-            hovertemplate="%{y}<br>%{x} %{z:.4f}<extra></extra>",
+            hovertemplate="%{y}<br>%{x} %{customdata:.4f}<extra></extra>",
+            colorbar={"title": "better"},
         )
     )
     figure.update_layout(
