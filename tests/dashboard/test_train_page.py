@@ -168,9 +168,7 @@ def test_calibration_follows_the_imbalance_fix_and_the_options_reach_the_job(
 
     follow(app, {"finished", "failed", "cancelled"})
     assert metrics(app)["State"] == "finished", texts(app.error)
-    assert "probabilities sigmoid calibration; protected attributes left out" in texts(
-        app.caption
-    )
+    assert "probabilities sigmoid calibration; protected attributes left out" in texts(app.caption)
     board = next(d.value for d in app.dataframe if "Brier" in d.value.columns)
     assert list(board["Brier"]) == sorted(board["Brier"])  # lower is better: best first
     bars = chart(app, "train_board_chart")
