@@ -72,6 +72,13 @@ def _scored(run, *args):
         raise Problem(404, str(exc)) from None
 
 
+async def _warning(engine, version: str) -> str | None:
+    """The version's miscalibration warning; the first time, read in a thread."""
+    if scoring.warning_known(engine, version):
+        return scoring.version_warning(engine, version)
+    return await run_in_threadpool(scoring.version_warning, engine, version)
+
+
 # The caller, when they may score (401/403 otherwise); core checks the role again.
 Scorer = Annotated[Actor, Depends(allowed("score"))]
 
@@ -96,7 +103,8 @@ async def realtime(
     threshold: Threshold = DEFAULT_THRESHOLD,
 ) -> PredictionOut:
     """The probability that this client defaults, and the label at `threshold`. The body is
-    the data set's 23 columns (`LIMIT_BAL`, `PAY_1`, ...; snake_case names accepted)."""
+    the data set's 23 columns (`LIMIT_BAL`, `PAY_1`, ...; snake_case names accepted).
+    `warning` says when the version's probabilities are miscalibrated on its holdout."""
     checked = _checked_version(version)
     arguments = (scoring.score_client, engine, client, checked, threshold, actor)
     if scoring.scores_inline(engine, checked):  # no thread hop for a loaded model
@@ -109,6 +117,7 @@ async def realtime(
         label_text=result.label_text,
         version=result.version,
         threshold=result.threshold,
+        warning=await _warning(engine, result.version),
     )
 
 
@@ -176,7 +185,9 @@ async def batch(
     else:
         raise Problem(415, "send application/json, text/csv or a multipart upload named file")
     rows = scoring.predictions(results)
-    body = {"version": results.attrs["version"], "threshold": threshold, "count": len(rows)}
+    used = results.attrs["version"]
+    body = {"version": used, "threshold": threshold, "count": len(rows)}
+    body["warning"] = await _warning(engine, used)
     return JSONResponse({**body, "predictions": rows})
 
 
