@@ -8,7 +8,6 @@ request path, and flushed when the API shuts down.
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import Any
 
 import pandas as pd
@@ -16,8 +15,6 @@ from sqlalchemy import Engine
 
 from core.auth import SYSTEM, Actor
 from core.data.dataset import parse_csv
-from core.ml.calibration import calibration_warning
-from core.ml.registry import get_version
 from core.serving.scoring import Score, get_model, is_loaded, score, score_frame
 from core.vocabulary import ID, PREDICTIONS
 
@@ -34,26 +31,12 @@ def preload(engine: Engine) -> None:
         log.info("no model loaded at start: %s", exc)
         return
     log.info("model %s loaded: %s", model.version, model.serving.as_dict())
-    version_warning(engine, model.version)
-
-
-# engine -> {version: its miscalibration warning or None}; versions never change.
-_warnings: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def version_warning(engine: Engine, version: str) -> str | None:
-    """The warning to send with `version`'s probabilities when they are miscalibrated on its
-    holdout (None when calibrated or never computed); read once per process and version."""
-    known = _warnings.setdefault(engine, {})
-    if version not in known:
-        evaluation = get_version(engine, version, parts=["calibration"]).evaluation
-        known[version] = calibration_warning(evaluation)
-    return known[version]
-
-
-def warning_known(engine: Engine, version: str) -> bool:
-    """Whether version_warning answers without reading the database."""
-    return version in _warnings.get(engine, {})
+    """The miscalibration warning of a version just scored with (its loaded model holds it:
+    nothing is read), or None when it is calibrated or was never checked."""
+    return get_model(engine, version).warning
 
 
 def score_client(

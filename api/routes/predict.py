@@ -72,13 +72,6 @@ def _scored(run, *args):
         raise Problem(404, str(exc)) from None
 
 
-async def _warning(engine, version: str) -> str | None:
-    """The version's miscalibration warning; the first time, read in a thread."""
-    if scoring.warning_known(engine, version):
-        return scoring.version_warning(engine, version)
-    return await run_in_threadpool(scoring.version_warning, engine, version)
-
-
 # The caller, when they may score (401/403 otherwise); core checks the role again.
 Scorer = Annotated[Actor, Depends(allowed("score"))]
 
@@ -117,7 +110,7 @@ async def realtime(
         label_text=result.label_text,
         version=result.version,
         threshold=result.threshold,
-        warning=await _warning(engine, result.version),
+        warning=scoring.version_warning(engine, result.version),
     )
 
 
@@ -187,7 +180,7 @@ async def batch(
     rows = scoring.predictions(results)
     used = results.attrs["version"]
     body = {"version": used, "threshold": threshold, "count": len(rows)}
-    body["warning"] = await _warning(engine, used)
+    body["warning"] = scoring.version_warning(engine, used)
     return JSONResponse({**body, "predictions": rows})
 
 

@@ -279,3 +279,103 @@ def feature_importance(evaluation: dict, top: int = 15) -> go.Figure:
         height=max(300, 24 * len(ranked) + 120),
     )
     return figure
+
+
+def reliability_curve(calibration: dict | None) -> go.Figure:
+    """Predicted against observed default rate per bin of a version's holdout clients, the
+    diagonal of perfect calibration, and the clients per bin as bars (right axis)."""
+    curve = (calibration or {}).get("curve") or []
+    filled = [b for b in curve if b.get("count")]
+    if not filled:
+        return _empty("Reliability curve", "not computed")
+    figure = go.Figure()
+    figure.add_trace(
+        go.Bar(
+            x=[(b["low"] + b["high"]) / 2 for b in curve],
+            y=[b["count"] for b in curve],
+            width=[(b["high"] - b["low"]) * 0.9 for b in curve],
+            name="clients per bin",
+            yaxis="y2",
+            marker={"color": "#D3DCE6"},
+            customdata=[[b["low"], b["high"]] for b in curve],
+            hovertemplate="%{customdata[0]:.0%}-%{customdata[1]:.0%}: %{y:,} clients"
+            "<extra></extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="perfectly calibrated",
+            line={"dash": "dot", "color": "#888888"},
+            hoverinfo="skip",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[b["predicted"] for b in filled],
+            y=[b["observed"] for b in filled],
+            mode="lines+markers",
+            name="this version",
+            marker={"size": 9, "color": PALETTE[0]},
+            customdata=[b["count"] for b in filled],
+            hovertemplate="predicted %{x:.1%}<br>observed %{y:.1%}<br>%{customdata:,} clients"
+            "<extra></extra>",
+        )
+    )
+    rows = calibration.get("rows") or sum(b["count"] for b in curve)
+    figure.update_layout(
+        title=f"Reliability on {rows:,} holdout clients",
+        xaxis={"title": "mean predicted probability", "range": [0, 1], "tickformat": ".0%"},
+        yaxis={"title": "observed default rate", "range": [0, 1], "tickformat": ".0%"},
+        yaxis2={"title": "clients", "overlaying": "y", "side": "right", "showgrid": False},
+        legend={"orientation": "h", "y": -0.2},
+        height=420,
+    )
+    return figure
+
+
+FAIRNESS_COLUMNS = [
+    "Group", "Clients", "Defaulters", "Observed default rate", "Mean predicted", "AUC",
+    "TPR", "FPR", "Share flagged", "Ratio to most favoured", "Verdict",
+]  # fmt: skip
+PERCENT_COLUMNS = ["Observed default rate", "Mean predicted", "TPR", "FPR", "Share flagged"]
+UNDER_FLOOR = "⚠️ under {floor:g}"
+REFERENCE = "most favoured"
+
+
+def fairness_table(attribute: dict, ratio_floor: float = 0.8) -> pd.DataFrame:
+    """One attribute's groups (core.ml.fairness's attribute report) as a table: rates in
+    percent (0-100), the ratio to the most favoured group, and a verdict: under the floor,
+    the most favoured group, or too few to judge (then no ratio and no AUC)."""
+    rows = []
+    for group in attribute.get("groups", []):
+        if not group["judged"]:
+            verdict = group.get("note") or "too few to judge"
+        elif group["flagged"]:
+            verdict = UNDER_FLOOR.format(floor=ratio_floor)
+        elif group["group"] == attribute.get("reference"):
+            verdict = REFERENCE
+        else:
+            verdict = ""
+        rows.append(
+            {
+                "Group": group["group"],
+                "Clients": group["clients"],
+                "Defaulters": group["defaulters"],
+                "Observed default rate": _percent(group["default_rate"]),
+                "Mean predicted": _percent(group["mean_predicted"]),
+                "AUC": group["auc"],
+                "TPR": _percent(group["tpr"]),
+                "FPR": _percent(group["fpr"]),
+                "Share flagged": _percent(group["selection_rate"]),
+                "Ratio to most favoured": group["ratio"] if group["judged"] else None,
+                "Verdict": verdict,
+            }
+        )
+    return pd.DataFrame(rows, columns=FAIRNESS_COLUMNS)
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100 * value
