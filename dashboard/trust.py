@@ -115,10 +115,10 @@ def calibration_section(calibration: dict) -> None:
 
 def method_text(calibration: dict) -> str:
     """How the version's probabilities were calibrated, and its figures before, in words."""
-    if "method" not in calibration:
+    if not calibration.get("method"):
+        if calibration.get("note"):
+            return f"Calibration was asked for but not applied: {calibration['note']}"
         return "Not calibrated: the training job did not ask for it."
-    if calibration["method"] is None:
-        return f"Calibration was asked for but not applied: {calibration.get('note')}"
     before = calibration.get("uncalibrated") or {}
     text = f"Calibrated with the {calibration['method']} method on held-out folds."
     if before:

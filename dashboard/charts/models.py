@@ -296,7 +296,7 @@ def reliability_curve(calibration: dict | None) -> go.Figure:
             width=[(b["high"] - b["low"]) * 0.9 for b in curve],
             name="clients per bin",
             yaxis="y2",
-            marker={"color": "#D3DCE6"},
+            marker={"color": "#D3DCE6", "opacity": 0.6},
             customdata=[[b["low"], b["high"]] for b in curve],
             hovertemplate="%{customdata[0]:.0%}-%{customdata[1]:.0%}: %{y:,} clients"
             "<extra></extra>",
@@ -329,7 +329,14 @@ def reliability_curve(calibration: dict | None) -> go.Figure:
         title=f"Reliability on {rows:,} holdout clients",
         xaxis={"title": "mean predicted probability", "range": [0, 1], "tickformat": ".0%"},
         yaxis={"title": "observed default rate", "range": [0, 1], "tickformat": ".0%"},
-        yaxis2={"title": "clients", "overlaying": "y", "side": "right", "showgrid": False},
+        # the bars fill the lower third, under the points and the diagonal
+        yaxis2={
+            "title": "clients",
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "range": [0, 3 * max(b["count"] for b in curve)],
+        },
         legend={"orientation": "h", "y": -0.2},
         height=420,
     )

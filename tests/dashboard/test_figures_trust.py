@@ -31,7 +31,7 @@ def test_the_reliability_curve_draws_bins_diagonal_and_counts():
     figure = figures.reliability_curve(calibration)
     bars, diagonal, points = figure.data
     assert list(bars.y) == [b["count"] for b in calibration["curve"]] and sum(bars.y) == 600
-    assert bars.yaxis == "y2"
+    assert bars.yaxis == "y2" and figure.layout.yaxis2.range[1] == 3 * max(bars.y)
     assert list(diagonal.x) == [0, 1] and list(diagonal.y) == [0, 1]
     filled = [b for b in calibration["curve"] if b["count"]]
     assert len(filled) < 10  # nothing above 0.6: empty bins have no point
@@ -72,3 +72,22 @@ def test_a_group_under_the_floor_is_flagged_in_the_table():
     table = figures.fairness_table(report).set_index("Group")
     assert table.loc["male", "Verdict"] == "⚠️ under 0.8"
     assert table.loc["female", "Verdict"] == "most favoured"
+
+
+@pytest.mark.parametrize(
+    ("calibration", "words"),
+    [
+        ({}, "Not calibrated: the training job did not ask for it."),
+        ({"method": None, "note": None}, "Not calibrated: the training job did not ask for it."),
+        ({"method": None, "note": "a fold has one class"}, "not applied: a fold has one class"),
+        (
+            {"method": "isotonic", "uncalibrated": {"auc": 0.7, "ece": 0.2, "brier": 0.2,
+                                                    "mean_predicted": 0.45}},
+            "isotonic method on held-out folds. Before calibration: AUC 0.7000, ECE 0.200",
+        ),
+    ],
+)  # fmt: skip
+def test_how_a_version_was_calibrated_in_words(calibration, words):
+    from dashboard.trust import method_text
+
+    assert words in method_text(calibration)
