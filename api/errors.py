@@ -98,7 +98,7 @@ def _data(_request: Request, exc: DataError) -> JSONResponse:
 
 # check_params' problems start with the parameter's name ("folds must be ...").
 TRAINING_FIELDS = {"folds": "folds", "version": "version", "models:": "models"}
-TRAINING_FIELDS |= {"metric": "metric", "sample": "sample"}
+TRAINING_FIELDS |= {"metric": "metric", "sample": "sample", "calibrate": "calibrate"}
 
 
 def _training(_request: Request, exc: TrainingError) -> JSONResponse:

@@ -168,6 +168,14 @@ class TrainIn(BaseModel):
     metric: ShortText = Field("AUC", description="the metric that picks the best model")
     sample: int | None = Field(None, description="train on this many clients (default: all)")
     fix_imbalance: bool = False
+    calibrate: ShortText | None = Field(
+        None,
+        description="calibrate the kept model's probabilities: isotonic, sigmoid or none "
+        "(default: isotonic with fix_imbalance, else none)",
+    )
+    leave_out_protected: bool = Field(
+        False, description="train without the protected attributes SEX, AGE and MARRIAGE"
+    )
 
 
 class JobAcceptedOut(BaseModel):
@@ -210,6 +218,8 @@ class JobOut(BaseModel):
             "metric": "AUC",
             "sample_size": None,
             "fix_imbalance": False,
+            "calibrate": "none",
+            "leave_out_protected": False,
             "rows": 24000,
             "models_done": 1,
             "models_total": 3,
@@ -235,6 +245,8 @@ class JobOut(BaseModel):
     metric: str
     sample_size: int | None
     fix_imbalance: bool
+    calibrate: str = Field(description="isotonic, sigmoid or none")
+    leave_out_protected: bool = Field(description="trained without SEX, AGE and MARRIAGE")
     rows: int | None
     models_done: int
     models_total: int
@@ -295,6 +307,77 @@ class ModelsOut(BaseModel):
     versions: list[ModelOut]
 
 
+class CalibrationBinOut(BaseModel):
+    low: float = Field(description="the bin's lower edge (probability)")
+    high: float = Field(description="the bin's upper edge")
+    predicted: float | None = Field(description="mean predicted probability; null when empty")
+    observed: float | None = Field(description="observed default rate; null when empty")
+    count: int = Field(description="holdout clients in the bin")
+
+
+class CalibrationOut(BaseModel):
+    """How true a version's probabilities are on its holdout clients."""
+
+    brier: float | None = Field(None, description="mean squared error of the probabilities")
+    ece: float | None = Field(
+        None, description="expected calibration error: count-weighted mean |observed - predicted|"
+    )
+    mean_predicted: float | None = Field(None, description="mean predicted probability")
+    observed_rate: float | None = Field(None, description="observed default rate")
+    rows: int | None = Field(None, description="holdout clients")
+    curve: list[CalibrationBinOut] = Field(
+        default_factory=list, description="the reliability curve: 10 equal-width bins"
+    )
+    verdict: str | None = Field(None, description="calibrated or miscalibrated")
+    warning: str | None = Field(None, description="the warning shown when miscalibrated")
+    method: str | None = Field(
+        None, description="isotonic or sigmoid when the training job calibrated the model"
+    )
+    uncalibrated: dict | None = Field(
+        None, description="auc, ece, brier and mean_predicted before calibration"
+    )
+    note: str | None = Field(None, description="why calibration was asked for but not applied")
+
+
+class FairnessGroupOut(BaseModel):
+    group: str = Field(description="the group in words (male, 25-34, university, ...)")
+    code: int | None = Field(description="the data set's code; for age, the band's lowest age")
+    clients: int
+    defaulters: int
+    default_rate: float | None = Field(description="observed default rate")
+    mean_predicted: float | None = Field(description="mean predicted probability")
+    auc: float | None = Field(description="null when the group is too few to judge")
+    tpr: float | None = Field(description="true-positive rate at the threshold")
+    fpr: float | None = Field(description="false-positive rate at the threshold")
+    selection_rate: float | None = Field(description="share flagged as default")
+    approval_rate: float | None = Field(description="share not flagged (the favourable outcome)")
+    ratio: float | None = Field(
+        description="approval rate over the most favoured group's; null when not judged"
+    )
+    flagged: bool = Field(description="ratio under the floor (the four-fifths rule)")
+    judged: bool = Field(description="false for fewer than 30 clients or no defaulter")
+    note: str | None = Field(description='"too few to judge" when not judged')
+
+
+class FairnessAttributeOut(BaseModel):
+    name: str = Field(description="the attribute in words")
+    reference: str | None = Field(description="the most favoured group")
+    flagged: list[str] = Field(description="groups whose ratio is under the floor")
+    groups: list[FairnessGroupOut]
+
+
+class FairnessOut(BaseModel):
+    """How a version treats each group of clients on its holdout, at its threshold."""
+
+    threshold: float = Field(description="flagged as default from this probability")
+    favourable: str = Field(description="the outcome the ratios compare")
+    ratio_floor: float = Field(description="ratios under it are flagged (0.8)")
+    min_clients: int = Field(description="smaller groups are too few to judge")
+    attributes: dict[str, FairnessAttributeOut] = Field(
+        description="by attribute: SEX, AGE (bands), EDUCATION, MARRIAGE"
+    )
+
+
 class ModelDetailOut(ModelOut):
     """A version's metrics, parameters, evaluation summary and checksum (sha256)."""
 
@@ -303,6 +386,16 @@ class ModelDetailOut(ModelOut):
     evaluation: dict = Field(
         description="holdout metrics, confusion at the threshold, feature importance "
         "(curves and samples left out)"
+    )
+    trust: str = Field(
+        description='"computed at training", or "not computed" for a version saved before '
+        "calibration and fairness were kept"
+    )
+    calibration: CalibrationOut | None = Field(
+        description="calibration on the holdout; null when not computed"
+    )
+    fairness: FairnessOut | None = Field(
+        description="fairness by group on the holdout; null when not computed"
     )
 
 
@@ -357,6 +450,11 @@ class PredictionOut(BaseModel):
         description="with ?reasons=true: what sex, marital status and age added, when they "
         "pushed the score up (never a reason)",
     )
+    warning: str | None = Field(
+        None,
+        description="why the version's probabilities should not be read as such "
+        "(miscalibrated on its holdout); null otherwise",
+    )
 
 
 class BatchRowOut(BaseModel):
@@ -380,4 +478,7 @@ class BatchOut(BaseModel):
     threshold: float
     threshold_source: str
     count: int
+    warning: str | None = Field(
+        None, description="the version's miscalibration warning; null when calibrated"
+    )
     predictions: list[BatchRowOut]

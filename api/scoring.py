@@ -43,6 +43,12 @@ def preload(engine: Engine) -> None:
     log.info("model %s loaded: %s", model.version, model.serving.as_dict())
 
 
+def version_warning(engine: Engine, version: str) -> str | None:
+    """The miscalibration warning of a version just scored with (its loaded model holds it:
+    nothing is read), or None when it is calibrated or was never checked."""
+    return get_model(engine, version).warning
+
+
 def score_client(
     engine: Engine,
     client: dict[str, Any],

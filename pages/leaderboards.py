@@ -15,9 +15,12 @@ from core.ml.registry import (
     get_version,
     list_versions,
 )
+from core.ml.trust import TRUST_PARTS
 from core.settings import SettingsError
 from core.vocabulary import METRICS
 from dashboard import challenger
+from dashboard import trust
+from dashboard.access import current, needs, show_refusal
 from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with
 
@@ -42,10 +45,18 @@ if not versions:
 
 infos = {info.version: info for info in versions}
 default = champion_or_latest(versions)
+marks = trust.version_marks()
+# Brier and Log Loss (the probabilities' errors) beside AUC, then the label metrics.
+SHOWN_METRICS = [
+    "AUC",
+    "Brier",
+    "Log Loss",
+    *(m for m in METRICS if m not in ("AUC", "Brier", "Log Loss")),
+]
 
 
 def version_label(version: str) -> str:
-    return infos[version].label
+    return infos[version].label + marks.get(version, "")
 
 
 pick, rank = st.columns([3, 1])
@@ -70,17 +81,21 @@ else:
         board.drop(columns=["Model ID"]).assign(Kept=board["Kept"].map({True: "★", False: ""})),
         hide_index=True,
         key="lb_table",
+        column_order=["Version", "Model", *SHOWN_METRICS, "TT (Sec)", "Kept"],
         column_config={
             **{m: st.column_config.NumberColumn(format="%.4f") for m in METRICS},
             "TT (Sec)": st.column_config.NumberColumn("TT (s per fold)", format="%.3f"),
             "Kept": st.column_config.TextColumn("Kept", help="the model the version stores"),
         },
     )
-    st.caption("Click a column header to sort. ★ marks the model each version keeps.")
+    st.caption(
+        "Click a column header to sort. ★ marks the model each version keeps. Brier and Log "
+        "Loss measure the probabilities' errors: lower is better."
+    )
     left, right = st.columns(2)
     left.plotly_chart(figures.models_on_metric(board, metric), key="lb_models")
     right.plotly_chart(figures.auc_against_time(board), key="lb_time")
-    st.plotly_chart(figures.metrics_heatmap(board), key="lb_heatmap")
+    st.plotly_chart(figures.metrics_heatmap(board, rank_by=metric), key="lb_heatmap")
 
 st.plotly_chart(figures.best_over_time(version_history(versions)), key="lb_history")
 
@@ -93,7 +108,7 @@ detail = st.selectbox(
     key="lb_detail",
 )
 try:
-    info = get_version(engine(), detail, parts=figures.EVALUATION_PARTS)
+    info = get_version(engine(), detail, parts=(*figures.EVALUATION_PARTS, *TRUST_PARTS))
 except (VersionError, DatabaseError) as exc:
     stop_with(exc, f"Version {detail}")
 model, score, data, made = st.columns(4)
@@ -135,6 +150,8 @@ pr.plotly_chart(figures.pr_curve(evaluation), key="lb_pr")
 confusion, importance = st.columns(2)
 confusion.plotly_chart(figures.confusion_matrix(evaluation), key="lb_confusion")
 importance.plotly_chart(figures.feature_importance(evaluation), key="lb_importance")
+
+trust.trust_sections(info)
 
 with st.expander("Parameters, libraries and checksum"):
     st.markdown(f"**{info.model_name}** (`{info.model_id}`), sha256 `{info.sha256}`")

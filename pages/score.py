@@ -247,6 +247,17 @@ def run_score(features: dict) -> None:
     st.session_state["score_result"] = (result, why)
 
 
+def warn_if_miscalibrated(used: str) -> None:
+    """The warning of the version that gave the probabilities shown, when it is
+    miscalibrated; its loaded model holds it, so nothing is read."""
+    try:
+        warning = get_model(engine(), used).warning
+    except (ArtifactError, VersionError, SettingsError, DatabaseError):
+        return  # the version's problem is shown where it is chosen
+    if warning:
+        st.warning(f"Model version {used}: {warning}")
+
+
 def show_result() -> None:
     if "score_result" not in st.session_state:
         st.caption("Fill in the client and press Score.")
@@ -258,6 +269,7 @@ def show_result() -> None:
     first.metric("Probability of default", f"{result.probability:.1%}")
     second.metric(f"Prediction at threshold {threshold:.2f}", result.label_text)
     third.metric("Model version", result.version)
+    warn_if_miscalibrated(result.version)
     chart, reasons = st.columns([2, 3])
     chart.plotly_chart(figures.gauge(result.probability, threshold), key="score_gauge")
     reasons.plotly_chart(figures.explanation_bars(why.effects), key="score_explanation")
@@ -358,6 +370,7 @@ def show_batch(name: str, scores: FileScores) -> None:
         f"{name}, scored with model version {scores.version} at threshold "
         f"{scores.threshold:.2f} ({scores.threshold_source}); reasons in reason_1..reason_4."
     )
+    warn_if_miscalibrated(scores.version)
     st.plotly_chart(figures.probability_bars(scores.histogram, threshold), key="score_histogram")
     if threshold != scores.threshold:
         st.info(

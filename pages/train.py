@@ -9,23 +9,28 @@ from core.auth import AccessDenied
 from core.data.features import training_csv, training_frame
 from core.data.status import data_status, data_version
 from core.db.engine import DatabaseError
-from core.ml.leaderboard import job_board, job_history
+from core.ml.leaderboard import best_on, job_board, job_history
 from core.ml.params import (
+    CALIBRATION_METHODS,
+    DEFAULT_CALIBRATION_WITH_IMBALANCE_FIX,
     DEFAULT_FOLDS,
     MAX_FOLDS,
     MIN_FOLDS,
     MIN_SAMPLE,
     MODELS,
+    NO_CALIBRATION,
     TURBO,
     TrainingError,
 )
 from core.settings import get_settings
-from core.vocabulary import METRICS
+from core.vocabulary import METRICS, PROTECTED
 from dashboard.access import current, needs, verified
 from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with, stop_without_clients
 
 LEADERBOARDS_PAGE = Path(__file__).resolve().parent / "leaderboards.py"
+CALIBRATIONS = (NO_CALIBRATION, *CALIBRATION_METHODS)
+WORDS = {"SEX": "sex", "AGE": "age", "MARRIAGE": "marital status"}
 POLL_SECONDS = 2
 PREVIEW_ROWS = 100
 STATE_ICONS = {
@@ -67,7 +72,17 @@ def chosen_params() -> dict:
         metric=st.session_state["train_metric"],
         sample_size=st.session_state["train_sample"] or None,
         fix_imbalance=st.session_state["train_imbalance"],
+        calibrate=st.session_state["train_calibrate"],
+        leave_out_protected=st.session_state["train_protected"],
     )
+
+
+def follow_imbalance() -> None:
+    """Ticking "fix class imbalance" turns calibration on (resampling inflates the
+    probabilities); unticking it turns calibration off. Either can be changed after."""
+    fixing = st.session_state["train_imbalance"]
+    default = DEFAULT_CALIBRATION_WITH_IMBALANCE_FIX if fixing else NO_CALIBRATION
+    st.session_state["train_calibrate"] = default
 
 
 def queue_job() -> None:
@@ -146,7 +161,9 @@ def settings_form() -> None:
         "Fix class imbalance",
         key="train_imbalance",
         help="Oversample the defaulters (SMOTE) in the training folds.",
+        on_change=follow_imbalance,
     )
+    trust_options()
     try:
         blocked = jobs.problems(engine(), chosen_params())
     except DatabaseError as exc:
@@ -165,6 +182,32 @@ def settings_form() -> None:
         st.caption(needs("train"))
     for problem in st.session_state.pop("train_problem", []):
         st.error(f"The job was not started: {problem}")
+
+
+def trust_options() -> None:
+    """Calibration and the protected attributes: what makes the probabilities trustworthy."""
+    calibrate_column, protected_column = st.columns(2)
+    st.session_state.setdefault("train_calibrate", NO_CALIBRATION)
+    calibrate_column.selectbox(
+        "Calibrate probabilities",
+        CALIBRATIONS,
+        key="train_calibrate",
+        help="Isotonic: a monotone step map, needs a few thousand clients. Sigmoid (Platt): "
+        "a smooth S-curve, steadier on small samples.",
+    )
+    calibrate_column.caption(
+        "Maps the kept model's scores to observed default rates, learnt on held-out folds; "
+        "on (isotonic) by default when class imbalance is fixed, since resampling inflates "
+        "probabilities."
+    )
+    protected = ", ".join(WORDS[name] for name in PROTECTED)
+    protected_column.checkbox(
+        "Leave out protected attributes",
+        key="train_protected",
+        help=f"Train without {protected}, to see what they add to AUC beside a version that "
+        "uses them. Fairness by group is still computed for every attribute.",
+    )
+    protected_column.caption(f"The models never see {protected}.")
 
 
 def cancel_job(job_id: str) -> None:
@@ -213,11 +256,12 @@ def show_job(job: jobs.Job) -> None:
         st.warning("The job was cancelled; no version was saved.")
     if job.note:
         st.info(job.note)
+    st.caption(job_options(job))
     for row in job.leaderboard:
         if row.state == "failed":
             st.caption(f"{row.model_name} failed and is left out: {row.error}")
     board = job_board(job)
-    done_rows = board[board["State"] == "done"].sort_values(job.metric, ascending=False)
+    done_rows = best_on(board[board["State"] == "done"], job.metric)
     if done_rows.empty:
         st.caption("The leaderboard fills as each model finishes.")
         return
@@ -228,6 +272,18 @@ def show_job(job: jobs.Job) -> None:
         hide_index=True,
         key="train_board",
         column_config={m: st.column_config.NumberColumn(format="%.4f") for m in METRICS},
+    )
+
+
+def job_options(job: jobs.Job) -> str:
+    """The job's imbalance, calibration and protected-attribute options in words."""
+    imbalance = "imbalance fixed (SMOTE)" if job.fix_imbalance else "imbalance not fixed"
+    calibration = "not calibrated" if job.calibrate == NO_CALIBRATION else job.calibrate
+    protected = "left out" if job.leave_out_protected else "used"
+    return (
+        f"Options: {imbalance}; probabilities {calibration}"
+        f"{' calibration' if job.calibrate != NO_CALIBRATION else ''}; "
+        f"protected attributes {protected}."
     )
 
 

@@ -19,6 +19,7 @@ from core.ml.registry import (
     list_versions,
     set_champion,
 )
+from core.ml.trust import AT_TRAINING, NOT_COMPUTED
 
 router = APIRouter(prefix="/models", tags=["models"], route_class=SafeJsonRoute)
 UNAVAILABLE = {503: {"model": ErrorOut, "description": "the database does not answer"}}
@@ -37,6 +38,7 @@ REFUSED = {
 # The evaluation's parts that summarise it; the curves and samples are for the charts.
 EVALUATION_SUMMARY = ("holdout", "confusion", "threshold", "holdout_rows", "importance")
 EVALUATION_SUMMARY += ("importance_kind",)
+TRUST_PARTS = ("calibration", "fairness")
 
 
 def _summary(info) -> dict:
@@ -83,14 +85,20 @@ def models(engine: EngineDep) -> ModelsOut:
     dependencies=[Depends(allowed("view_models"))],
 )
 def model(version: str, engine: EngineDep) -> ModelDetailOut:
-    """Metrics, parameters, the holdout evaluation's summary and the artifact's sha256."""
-    info = _info(engine, _version(version), parts=EVALUATION_SUMMARY)
+    """Metrics, parameters, the holdout evaluation's summary, the artifact's sha256, and
+    calibration and fairness on the holdout (null, with `trust` "not computed", for a
+    version saved before they were kept)."""
+    info = _info(engine, _version(version), parts=(*EVALUATION_SUMMARY, *TRUST_PARTS))
     evaluation = dict(info.evaluation)
+    calibration, fairness = (evaluation.pop(part, None) for part in TRUST_PARTS)
     return ModelDetailOut(
         **_summary(info),
         params=info.params,
         library_versions=info.library_versions,
         evaluation=evaluation,
+        trust=AT_TRAINING if calibration else NOT_COMPUTED,
+        calibration=calibration,
+        fairness=fairness,
     )
 
 

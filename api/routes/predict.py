@@ -105,7 +105,8 @@ async def realtime(
     version's policy threshold, else 0.5) and where it came from, and the expected loss.
     With `reasons=true`, up to four reasons towards default (never sex, marital status or
     age). The body is the data set's 23 columns (`LIMIT_BAL`, `PAY_1`, ...; snake_case names
-    accepted)."""
+    accepted). `warning` says when the version's probabilities are miscalibrated on its
+    holdout."""
     checked = _checked_version(version)
     arguments = (scoring.score_client, engine, client, checked, threshold, actor)
     if scoring.scores_inline(engine, checked):  # no thread hop for a loaded model
@@ -124,6 +125,7 @@ async def realtime(
         version=result.version,
         threshold=result.threshold,
         **extra,
+        warning=scoring.version_warning(engine, result.version),
     )
 
 
@@ -197,6 +199,7 @@ async def batch(
         "threshold_source": results.attrs["threshold_source"],
         "count": len(rows),
     }
+    body["warning"] = scoring.version_warning(engine, results.attrs["version"])
     return JSONResponse({**body, "predictions": rows})
 
 

@@ -38,6 +38,8 @@ MISSING_HOLDOUT = (
 # the stored AUC within this, and its confusion matrix is the stored one exactly.
 AUC_MATCH = 1e-3
 ROUNDING = 1e-5  # stored probabilities have 5 decimals
+# The parts of a version's evaluation that version_trust reads.
+TRUST_PARTS = ("calibration", "fairness")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,12 @@ def version_trust(engine: Engine, version: str) -> Trust:
     """The calibration and fairness stored with `version` at training time; NOT_COMPUTED
     (with the reason) for a version saved before they were. Reads only, never computes:
     see trust_from_holdout. VersionError for an unknown version."""
-    info = get_version(engine, version, parts=["calibration", "fairness"])
+    return stored_trust(get_version(engine, version, parts=TRUST_PARTS))
+
+
+def stored_trust(info: VersionInfo) -> Trust:
+    """version_trust of a version already read with (at least) the TRUST_PARTS of its
+    evaluation: for a page that reads the version once for all it shows."""
     calibration = info.evaluation.get("calibration")
     if calibration is None:
         reason = f"version {info.version} was saved before calibration and fairness were kept"
@@ -147,3 +154,19 @@ def rebuilt_holdout(engine: Engine, info: VersionInfo):
     if not same or auc is None or abs(roc_auc_score(y, probability) - auc) > AUC_MATCH:
         return None, "the data changed: the holdout drawn now does not give its stored results"
     return holdout[[ID, TARGET, *ATTRIBUTES]], None
+
+
+def calibration_verdicts(engine: Engine) -> dict[str, str | None]:
+    """Each version's calibration verdict ("calibrated", "miscalibrated", or None when it
+    was not computed), for lists that mark miscalibrated versions: one query that reads
+    that one value of each evaluation, not the evaluations."""
+    from sqlalchemy import select
+
+    from core.db.engine import connect
+    from core.db.schema import ModelVersion
+
+    table = ModelVersion.__table__
+    verdict = table.c.evaluation[("calibration", "verdict")].as_string()
+    with connect(engine) as connection:
+        rows = connection.execute(select(table.c.version, verdict.label("verdict"))).all()
+    return {version: found for version, found in rows}

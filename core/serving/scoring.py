@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from core.auth.access import SYSTEM, Actor, require
 from core.data.dataset import DOMAINS, parse_csv
 from core.data.features import typical_of, typical_values
+from core.ml.calibration import calibration_warning
 from core.ml.registry import changes, default_version, format_version, get_version, load_pipeline
 from core.serving.compiled import Verification, compile_pipeline
 from core.serving.log_buffer import prediction_log
@@ -122,12 +123,15 @@ class Model:
 
     `serving` says whether its compiled predictor serves it (checked on loading against the
     pipeline on the version's training sample and random rows) or why the pipeline does.
+    `warning` is the version's miscalibration warning (core.ml.calibration), or None.
     """
 
     def __init__(self, engine: Engine, version: str, pipeline: Any):
         self.engine, self.version, self.pipeline = engine, version, pipeline
-        sample = get_version(engine, version, parts=["train_sample"]).evaluation
-        self.predictor, self.serving = compile_pipeline(pipeline, sample.get("train_sample"))
+        stored = get_version(engine, version, parts=["train_sample", "calibration"]).evaluation
+        self.predictor, self.serving = compile_pipeline(pipeline, stored.get("train_sample"))
+        # shown beside every probability of a miscalibrated version; None otherwise
+        self.warning = calibration_warning(stored)
         if not self.serving.compiled:
             log.warning("model %s is served by its pipeline: %s", version, self.serving.reason)
 

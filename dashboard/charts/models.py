@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.vocabulary import METRICS
+from core.vocabulary import METRICS, best_first
 
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6"]
 KEPT_COLOUR = "#E45756"
@@ -38,7 +38,8 @@ def _colours(versions) -> dict[str, str]:
 
 
 def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
-    """One horizontal bar per model and version, best on top; the kept model is marked."""
+    """One horizontal bar per model and version, best on top (highest, or lowest for
+    Brier and Log Loss); the kept model is marked."""
     title = f"Models by {metric}"
     rows = board.dropna(subset=[metric]) if metric in board else board.iloc[0:0]
     if rows.empty:
@@ -46,7 +47,7 @@ def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
     colours = _colours(rows["Version"])
     figure = go.Figure()
     for version, group in rows.groupby("Version", sort=False):
-        group = group.sort_values(metric)
+        group = group.sort_values(metric, ascending=best_first(metric))
         kept = group["Kept"].fillna(False).astype(bool).tolist()
         figure.add_trace(
             go.Bar(
@@ -69,7 +70,10 @@ def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
                 hovertemplate=f"%{{y}}<br>{metric} %{{x:.4f}}<extra>version {version}</extra>",
             )
         )
-    order = rows.groupby("Model")[metric].max().sort_values().index.tolist()
+    higher = best_first(metric)
+    best = rows.groupby("Model")[metric].max() if higher else rows.groupby("Model")[metric].min()
+    # the first category is drawn at the bottom: the best goes last
+    order = best.sort_values(ascending=higher).index.tolist()
     figure.update_layout(
         title=title,
         barmode="group",
@@ -81,26 +85,37 @@ def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
     return figure
 
 
-def metrics_heatmap(board: pd.DataFrame, metrics: list[str] = METRICS) -> go.Figure:
-    """Several metrics per model at a glance: one row per version and model."""
-    title = "Metrics per model"
-    rows = board.dropna(subset=["AUC"]) if "AUC" in board else board.iloc[0:0]
+def metrics_heatmap(
+    board: pd.DataFrame, metrics: list[str] = METRICS, rank_by: str = "AUC"
+) -> go.Figure:
+    """Several metrics per model at a glance: one row per version and model, best on
+    `rank_by` first within a version. Darker is better in every column: Brier and Log Loss
+    (lower is better) are coloured by 1 - value; the cells show the values themselves."""
+    title = "Metrics per model (darker is better)"
+    rank_by = rank_by if rank_by in board else "AUC"
+    rows = board.dropna(subset=[rank_by]) if rank_by in board else board.iloc[0:0]
     if rows.empty:
         return _empty(title)
-    rows = rows.sort_values(["Version", "AUC"], ascending=[True, False])
+    rows = rows.sort_values(["Version", rank_by], ascending=[True, not best_first(rank_by)])
     labels = [f"{v} · {m}" for v, m in zip(rows["Version"], rows["Model"], strict=True)]
     values = rows[metrics].astype(float)
+    goodness = values.copy()
+    for metric in metrics:
+        if not best_first(metric):
+            goodness[metric] = (1 - values[metric]).clip(lower=0)
     figure = go.Figure(
         go.Heatmap(
-            z=values.to_numpy(),
+            z=goodness.to_numpy(),
             x=metrics,
             y=labels,
             colorscale="Blues",
             zmin=0,
             zmax=1,
             text=values.round(3).to_numpy(),
+            customdata=values.to_numpy(),
             texttemplate="%{text}",
-            hovertemplate="%{y}<br>%{x} %{z:.4f}<extra></extra>",
+            hovertemplate="%{y}<br>%{x} %{customdata:.4f}<extra></extra>",
+            colorbar={"title": "better"},
         )
     )
     figure.update_layout(
@@ -264,3 +279,110 @@ def feature_importance(evaluation: dict, top: int = 15) -> go.Figure:
         height=max(300, 24 * len(ranked) + 120),
     )
     return figure
+
+
+def reliability_curve(calibration: dict | None) -> go.Figure:
+    """Predicted against observed default rate per bin of a version's holdout clients, the
+    diagonal of perfect calibration, and the clients per bin as bars (right axis)."""
+    curve = (calibration or {}).get("curve") or []
+    filled = [b for b in curve if b.get("count")]
+    if not filled:
+        return _empty("Reliability curve", "not computed")
+    figure = go.Figure()
+    figure.add_trace(
+        go.Bar(
+            x=[(b["low"] + b["high"]) / 2 for b in curve],
+            y=[b["count"] for b in curve],
+            width=[(b["high"] - b["low"]) * 0.9 for b in curve],
+            name="clients per bin",
+            yaxis="y2",
+            marker={"color": "#D3DCE6", "opacity": 0.6},
+            customdata=[[b["low"], b["high"]] for b in curve],
+            hovertemplate="%{customdata[0]:.0%}-%{customdata[1]:.0%}: %{y:,} clients"
+            "<extra></extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="perfectly calibrated",
+            line={"dash": "dot", "color": "#888888"},
+            hoverinfo="skip",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[b["predicted"] for b in filled],
+            y=[b["observed"] for b in filled],
+            mode="lines+markers",
+            name="this version",
+            marker={"size": 9, "color": PALETTE[0]},
+            customdata=[b["count"] for b in filled],
+            hovertemplate="predicted %{x:.1%}<br>observed %{y:.1%}<br>%{customdata:,} clients"
+            "<extra></extra>",
+        )
+    )
+    rows = calibration.get("rows") or sum(b["count"] for b in curve)
+    figure.update_layout(
+        title=f"Reliability on {rows:,} holdout clients",
+        xaxis={"title": "mean predicted probability", "range": [0, 1], "tickformat": ".0%"},
+        yaxis={"title": "observed default rate", "range": [0, 1], "tickformat": ".0%"},
+        # the bars fill the lower third, under the points and the diagonal
+        yaxis2={
+            "title": "clients",
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "range": [0, 3 * max(b["count"] for b in curve)],
+        },
+        legend={"orientation": "h", "y": -0.2},
+        height=420,
+    )
+    return figure
+
+
+FAIRNESS_COLUMNS = [
+    "Group", "Clients", "Defaulters", "Observed default rate", "Mean predicted", "AUC",
+    "TPR", "FPR", "Share flagged", "Ratio to most favoured", "Verdict",
+]  # fmt: skip
+PERCENT_COLUMNS = ["Observed default rate", "Mean predicted", "TPR", "FPR", "Share flagged"]
+UNDER_FLOOR = "⚠️ under {floor:g}"
+REFERENCE = "most favoured"
+
+
+def fairness_table(attribute: dict, ratio_floor: float = 0.8) -> pd.DataFrame:
+    """One attribute's groups (core.ml.fairness's attribute report) as a table: rates in
+    percent (0-100), the ratio to the most favoured group, and a verdict: under the floor,
+    the most favoured group, or too few to judge (then no ratio and no AUC)."""
+    rows = []
+    for group in attribute.get("groups", []):
+        if not group["judged"]:
+            verdict = group.get("note") or "too few to judge"
+        elif group["flagged"]:
+            verdict = UNDER_FLOOR.format(floor=ratio_floor)
+        elif group["group"] == attribute.get("reference"):
+            verdict = REFERENCE
+        else:
+            verdict = ""
+        rows.append(
+            {
+                "Group": group["group"],
+                "Clients": group["clients"],
+                "Defaulters": group["defaulters"],
+                "Observed default rate": _percent(group["default_rate"]),
+                "Mean predicted": _percent(group["mean_predicted"]),
+                "AUC": group["auc"],
+                "TPR": _percent(group["tpr"]),
+                "FPR": _percent(group["fpr"]),
+                "Share flagged": _percent(group["selection_rate"]),
+                "Ratio to most favoured": group["ratio"] if group["judged"] else None,
+                "Verdict": verdict,
+            }
+        )
+    return pd.DataFrame(rows, columns=FAIRNESS_COLUMNS)
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100 * value

@@ -49,6 +49,31 @@ def test_models_on_a_metric_one_trace_per_version_best_on_top_kept_marked():
     assert figure.layout.title.text == "Models by AUC"
 
 
+def test_on_brier_the_lowest_is_best_and_on_top():
+    frame = board().assign(Brier=[0.20, 0.14, 0.18, None])
+    figure = figures.models_on_metric(frame, "Brier")
+    first = figure.data[0]
+    assert list(first.y) == ["Logistic Regression", "Naive Bayes"]  # lowest drawn last: on top
+    assert list(figure.layout.yaxis.categoryarray) == [
+        "Logistic Regression",
+        "Gradient Boosting Classifier",
+        "Naive Bayes",
+    ]
+
+
+def test_heatmap_colours_lower_is_better_metrics_so_darker_is_better():
+    frame = board().assign(Brier=[0.20, 0.14, 0.18, None], **{"Log Loss": [1.4, 0.4, 0.5, None]})
+    [heatmap] = figures.metrics_heatmap(frame, rank_by="Brier").data
+    assert list(heatmap.y) == [
+        "1.0 · Naive Bayes",  # Brier 0.14 before 0.20: best first
+        "1.0 · Logistic Regression",
+        "1.1 · Gradient Boosting Classifier",
+    ]
+    brier, log_loss = figures.METRICS.index("Brier"), figures.METRICS.index("Log Loss")
+    assert heatmap.z[0][brier] == pytest.approx(0.86) and heatmap.text[0][brier] == 0.14
+    assert heatmap.z[1][log_loss] == 0 and heatmap.text[1][log_loss] == 1.4
+
+
 def test_metrics_heatmap_has_a_row_per_version_and_model():
     figure = figures.metrics_heatmap(board())
     [heatmap] = figure.data

@@ -15,7 +15,7 @@ from core.ml.registry import default_version
 from tests.conftest import IN_CI
 from tests.dashboard.charts import chart, texts
 from tests.jobs_support import load_clients, rq_runner
-from tests.queries import counting_queries
+from tests.queries import BY_VERSION, counting_queries
 from tests.tampering import evil_artifact, tamper
 from tests.trained import register
 
@@ -95,7 +95,7 @@ def test_one_version_in_detail_and_marking_the_champion(dashboard, trained_db):
     assert "Version 1.0 is the champion" in texts(app.success)
     assert default_version(make_engine(trained_db)) == "1.0"
     assert any(
-        o.startswith("1.0: ") and o.endswith("(champion)")
+        o.startswith("1.0: ") and "(champion)" in o  # a miscalibrated version's mark follows
         for o in app.multiselect(key="lb_versions").options
     )
 
@@ -109,7 +109,10 @@ def test_a_page_run_reads_one_evaluation_by_key_and_no_list_of_them(dashboard, t
         app.selectbox(key="lb_detail").set_value("1.0").run()
     assert not app.exception
     for run in (opening, comparing, detailing):
-        assert (run.listed, run.keyed) == (0, 1)  # the version shown in detail
+        assert run.keyed == 1  # the version shown in detail
+        # every version's calibration verdict, for the marks: that one value, no evaluation
+        [verdicts] = [s for s in run.evaluation_reads if not BY_VERSION.search(s)]
+        assert verdicts.count("model_versions.evaluation") == 1 and "AS verdict" in verdicts
 
 
 def test_choosing_no_version_says_so(dashboard, trained_db):
@@ -128,7 +131,7 @@ def test_a_tampered_version_is_named_and_cannot_be_the_champion(dashboard, tmp_p
     tamper(engine, "1.0", evil_artifact(marker))  # a matching sha256, no valid signature
     app = dashboard(PAGE, DATABASE_URL=url)
     assert not app.exception and not app.error  # 2.0, the newest, is shown: it is genuine
-    assert [b.key for b in app.button] == ["lb_champion"]
+    assert [b.key for b in app.button if b.key != "lb_trust_compute"] == ["lb_champion"]
     app.selectbox(key="lb_detail").set_value("1.0").run()
     assert not app.exception and not [b for b in app.button if b.key == "lb_champion"]
     assert texts(app.error).startswith(

@@ -142,3 +142,34 @@ def test_database_down_is_said_not_a_traceback(dashboard):
     app = dashboard(PAGE, DATABASE_URL="postgresql://root@127.0.0.1:1/nothing")
     assert not app.exception
     assert "is not available right now" in texts(app.error)
+
+
+def test_calibration_follows_the_imbalance_fix_and_the_options_reach_the_job(
+    dashboard, small_sqlite
+):
+    app = dashboard(PAGE, DATABASE_URL=small_sqlite)
+    assert app.selectbox(key="train_calibrate").value == "none"
+    assert not app.checkbox(key="train_protected").value
+    app.checkbox(key="train_imbalance").check().run()
+    assert app.selectbox(key="train_calibrate").value == "isotonic"
+    app.checkbox(key="train_imbalance").uncheck().run()
+    assert app.selectbox(key="train_calibrate").value == "none"
+
+    app.checkbox(key="train_imbalance").check().run()
+    app.selectbox(key="train_calibrate").set_value("sigmoid")
+    app.checkbox(key="train_protected").check()
+    app.slider(key="train_folds").set_value(2)
+    app.multiselect(key="train_models").set_value(["lr", "nb"])
+    app.selectbox(key="train_metric").set_value("Brier")
+    app.button(key="train_submit").click().run()
+    assert not app.exception and not app.error
+    job = jobs.list_jobs(make_engine(small_sqlite))[0]
+    assert (job.fix_imbalance, job.calibrate, job.leave_out_protected) == (True, "sigmoid", True)
+
+    follow(app, {"finished", "failed", "cancelled"})
+    assert metrics(app)["State"] == "finished", texts(app.error)
+    assert "probabilities sigmoid calibration; protected attributes left out" in texts(app.caption)
+    board = next(d.value for d in app.dataframe if "Brier" in d.value.columns)
+    assert list(board["Brier"]) == sorted(board["Brier"])  # lower is better: best first
+    bars = chart(app, "train_board_chart")
+    assert bars["title"] == "Models by Brier"
