@@ -18,9 +18,7 @@ from core.ml.registry import (
 from core.ml.trust import TRUST_PARTS
 from core.settings import SettingsError
 from core.vocabulary import METRICS
-from dashboard import challenger
-from dashboard import trust
-from dashboard.access import current, needs, show_refusal
+from dashboard import challenger, trust
 from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with
 
