@@ -109,7 +109,10 @@ def test_a_page_run_reads_one_evaluation_by_key_and_no_list_of_them(dashboard, t
         app.selectbox(key="lb_detail").set_value("1.0").run()
     assert not app.exception
     for run in (opening, comparing, detailing):
-        assert run.keyed == 1  # the version shown in detail
+        keyed_reads = [s for s in run.evaluation_reads if BY_VERSION.search(s)]
+        # the parts of the version shown in detail that the page draws, read by key; the
+        # champion comparison may read its calibration and fairness once more
+        assert 1 <= len(keyed_reads) <= 2, [s[-200:] for s in keyed_reads]
         # every version's calibration verdict, for the marks: that one value, no evaluation
         [verdicts] = [s for s in run.evaluation_reads if not BY_VERSION.search(s)]
         assert verdicts.count("model_versions.evaluation") == 1 and "AS verdict" in verdicts
