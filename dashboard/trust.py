@@ -146,13 +146,30 @@ def fairness_section(fairness: dict) -> None:
         reference = report.get("reference") or "none judged"
         st.markdown(f"**{report['name'].capitalize()}** (most favoured: {reference})")
         st.dataframe(
-            figures.fairness_table(report, floor),
+            readable(figures.fairness_table(report, floor)),
             hide_index=True,
             key=f"lb_fairness_{attribute}",
-            column_config={
-                **{name: PERCENT for name in figures.PERCENT_COLUMNS},
-                "Clients": st.column_config.NumberColumn(format="%d"),
-                "AUC": st.column_config.NumberColumn(format="%.3f"),
-                "Ratio to most favoured": st.column_config.NumberColumn(format="%.2f"),
-            },
+            column_config={"Verdict": st.column_config.TextColumn(width="medium")},
         )
+
+
+NOT_JUDGED = "–"
+
+
+def readable(table):
+    """The fairness table as people read it: percentages with one decimal, counts with
+    thousands separators, and a dash where a group is too small for a figure (not "None")."""
+    shown = table.copy()
+
+    def text(format_: str):
+        return lambda value: (
+            NOT_JUDGED if value is None or value != value else format_.format(value)
+        )
+
+    for name in figures.PERCENT_COLUMNS:
+        shown[name] = table[name].map(text("{:.1f}%"))
+    for name in ("Clients", "Defaulters"):
+        shown[name] = table[name].map(text("{:,.0f}"))
+    shown["AUC"] = table["AUC"].map(text("{:.3f}"))
+    shown["Ratio to most favoured"] = table["Ratio to most favoured"].map(text("{:.2f}"))
+    return shown

@@ -113,7 +113,9 @@ model, score, data, made = st.columns(4)
 model.metric("Kept model", info.model_id)
 score.metric(info.metric, f"{info.score or 0:.4f}")
 data.metric("Rows · folds", f"{info.rows:,} · {info.folds}")
-made.metric("Created (UTC)", f"{info.created_at:%Y-%m-%d %H:%M}")
+made.metric(
+    "Created (UTC)", f"{info.created_at:%Y-%m-%d}", help=f"{info.created_at:%Y-%m-%d %H:%M} UTC"
+)
 
 
 def refusal(version: str) -> Exception | None:

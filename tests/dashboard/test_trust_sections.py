@@ -104,13 +104,13 @@ def test_the_fairness_tables_flag_groups_and_leave_small_ones_unjudged(dashboard
     by_group = education.set_index("Group")
     for group in stored["groups"]:
         row = by_group.loc[group["group"]]
-        assert row["Clients"] == group["clients"]
-        assert row["Observed default rate"] == pytest.approx(100 * group["default_rate"])
+        assert row["Clients"] == f"{group['clients']:,}"
+        assert row["Observed default rate"] == f"{100 * group['default_rate']:.1f}%"
         if group["judged"]:
-            assert row["Ratio to most favoured"] == pytest.approx(group["ratio"])
+            assert row["Ratio to most favoured"] == f"{group['ratio']:.2f}"
         else:
             assert row["Verdict"] == "too few to judge"
-            assert row["Ratio to most favoured"] != row["Ratio to most favoured"]  # NaN
+            assert row["Ratio to most favoured"] == "–"  # no figure, and not "None"
     flagged = stored["flagged"]
     assert flagged and all(by_group.loc[g, "Verdict"].startswith("⚠️") for g in flagged)
     assert f"education: {flagged[0]}" in texts(app.warning)
@@ -146,5 +146,5 @@ def test_an_older_version_is_computed_from_its_stored_holdout(dashboard, trust_d
     sex = tables(app)["SEX"]
     assert list(sex["Group"]) == ["male", "female"]
     assert list(sex["Clients"]) == [
-        g["clients"] for g in expected.fairness["attributes"]["SEX"]["groups"]
+        f"{g['clients']:,}" for g in expected.fairness["attributes"]["SEX"]["groups"]
     ]
