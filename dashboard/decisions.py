@@ -52,6 +52,12 @@ def show_reasons(container, explanation) -> None:
         container.caption(found.protected_note)
 
 
+def money(amount: float) -> str:
+    """An amount in New Taiwan dollars, the sign before the currency: "−NT$ 1,668,000"."""
+    sign = "−" if amount < 0 else ""
+    return f"{sign}NT$ {abs(amount):,.0f}"
+
+
 def show_decision(decision: Decision, title: str) -> None:
     """What a cut-off does on the holdout: clients approved, defaults, money."""
     st.markdown(f"**{title}: threshold {decision.threshold:.2f}**")
@@ -59,8 +65,8 @@ def show_decision(decision: Decision, title: str) -> None:
     first.metric("Clients approved", f"{decision.approved:,} of {decision.clients:,}")
     second.metric("Defaults let through", f"{decision.defaults_let_through:,}")
     third.metric("Defaults declined", f"{decision.defaults_declined:,}")
-    fourth.metric("Profit (NT$)", f"{decision.profit:,.0f}")
+    fourth.metric("Profit", money(decision.profit))
     st.caption(
-        f"Margin NT${decision.margin:,.0f}, realised loss NT${decision.realised_loss:,.0f}, "
-        f"expected loss NT${decision.expected_loss:,.0f} on the approved clients."
+        f"Margin {money(decision.margin)}, realised loss {money(decision.realised_loss)}, "
+        f"expected loss {money(decision.expected_loss)} on the approved clients."
     )

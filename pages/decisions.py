@@ -21,7 +21,7 @@ from core.serving.policy import get_policy, save_policy
 from dashboard.access import current, needs, show_refusal
 from dashboard.charts import decisions as figures
 from dashboard.components import engine, stop_with
-from dashboard.decisions import show_decision
+from dashboard.decisions import money, show_decision
 
 st.title("Decisions")
 st.caption(
@@ -101,7 +101,7 @@ at_half = curve.loc[(curve["threshold"] - 0.5).abs().idxmin()]
 st.caption(
     f"At 0.50 instead: {int(at_half['approved']):,} approved, "
     f"{int(at_half['defaults_let_through']):,} defaults let through, profit "
-    f"NT${at_half['profit']:,.0f}."
+    f"{money(at_half['profit'])}."
 )
 
 if policy is not None:

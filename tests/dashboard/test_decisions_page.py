@@ -15,6 +15,7 @@ from core.serving.decisions import Costs, best_threshold, decision_holdout, prof
 from core.serving.policy import get_policy, save_policy
 from core.serving.scoring import score
 from core.vocabulary import FEATURES, TARGET
+from dashboard.decisions import money
 from tests.dashboard.charts import chart, metrics
 from tests.trained import real_frame, register
 
@@ -74,7 +75,7 @@ def test_the_best_cut_off_is_shown_and_saved_as_the_policy(dashboard, private_ur
     shown = metrics(app)
     assert shown["Clients approved"] == f"{best.approved:,} of 600"
     assert shown["Defaults let through"] == f"{best.defaults_let_through:,}"
-    assert shown["Profit (NT$)"] == f"{best.profit:,.0f}"
+    assert shown["Profit"] == money(best.profit)
     figure = chart(app, "dec_chart")
     names = [trace["name"].split(" ")[0] for trace in figure["traces"]]
     assert names == ["Profit", "Margin", "Realised", "Expected"]
@@ -143,3 +144,10 @@ def test_the_score_page_starts_at_the_policy_threshold_and_shows_reasons(dashboa
     assert not any(word in lowered for word in ("sex", "marital", "age"))
     assert FEATURES  # the client had all 23 features filled in from client 5
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "amount, shown", [(1_763_500, "NT$ 1,763,500"), (-1_668_000, "−NT$ 1,668,000"), (0, "NT$ 0")]
+)
+def test_money_puts_the_sign_before_the_currency(amount, shown):
+    assert money(amount) == shown
