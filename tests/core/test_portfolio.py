@@ -141,7 +141,7 @@ def test_changes_are_counted_against_the_previous_champions_run(loaded, real_red
     runner = rq_runner(loaded, real_redis)
     first = portfolio.submit(loaded, runner)  # 1.0, the champion
     register(loaded, "1.1", "dt")
-    set_champion(loaded, "1.1")
+    set_champion(loaded, "1.1", reason="a new champion for this test")
     run_rq_burst(runner)
     second = portfolio.submit(loaded, runner)  # 1.1, the new champion
     run_rq_burst(runner)

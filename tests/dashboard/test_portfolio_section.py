@@ -52,7 +52,7 @@ def test_a_run_started_on_the_tab_shows_its_summary_and_changes(
     assert json.loads(chart.proto.spec)["data"][0]["y"] == run.summary["histogram"]["counts"]
     assert any("No earlier run by another champion" in m.value for m in app.markdown)
 
-    set_champion(engine, "1.1")
+    set_champion(engine, "1.1", reason="a new champion for this test")
     app.selectbox(key="score_version").set_value("1.1").run()
     app.button(key="portfolio_start").click().run()
     run_rq_burst(rq_runner(engine, real_redis))

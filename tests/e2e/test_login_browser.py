@@ -55,8 +55,8 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_home(
     expect(clients).to_contain_text("24,000")
     expect(page.get_by_text("Signed in as vera (viewer)")).to_be_visible()
     links = page.get_by_test_id("stSidebarNav").get_by_role("link")
-    expect(links).to_have_count(4)
-    expect(links).to_contain_text(["Home", "Clients", "Payments", "Leaderboards"])
+    expect(links).to_have_count(5)
+    expect(links).to_contain_text(["Home", "Clients", "Payments", "Leaderboards", "Decisions"])
 
     page.goto(f"{url}/users")  # a new browser session: signed out, the form again
     expect(page.get_by_text("Sign in", exact=True).first).to_be_visible()

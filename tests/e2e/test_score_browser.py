@@ -78,6 +78,6 @@ def test_a_file_is_scored_and_its_results_downloaded(
     engine = make_engine(database_with_model)
     expected = score_file(engine, source.read_bytes(), version="1.0", source=None)
     engine.dispose()
-    assert list(results.columns) == list(expected.columns)
+    assert list(results.columns) == [*expected.columns, *(f"reason_{n}" for n in range(1, 5))]
     assert results[ID].tolist() == expected[ID].tolist()
     assert (results["probability"] - expected["probability"]).abs().max() < 1e-12
