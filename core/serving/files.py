@@ -37,7 +37,7 @@ from core.serving.scoring import get_model, score_frame
 from core.vocabulary import FEATURES, ID, TARGET
 
 # Rows read, scored and written at a time: about 30 MB of working memory.
-CHUNK_ROWS = 20_000
+CHUNK_ROWS = 10_000
 # Probability bins of the summary: [k/100, (k+1)/100) for k = 0..99, and one for exactly 1.
 # Thresholds move in steps of 0.01, so counts at any such threshold are exact.
 BINS = 100

@@ -34,7 +34,7 @@ def test_train_two_fast_models_and_see_the_leaderboard_chart(page, start_dashboa
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text("Version 1.0 saved")).to_be_visible(timeout=120_000)
     expect(page.get_by_test_id("stMetric").filter(has_text="Models done")).to_contain_text("2 of 2")
-    board = page.locator(".js-plotly-plot").filter(has_text="Models by AUC")
+    board = page.locator(".js-plotly-plot").filter(has_text="Models by AUC").first
     expect(board).to_be_visible()
     expect(board.locator(".bars .point")).to_have_count(2)
 
