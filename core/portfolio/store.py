@@ -20,7 +20,7 @@ from core.auth.access import SYSTEM, Actor, require
 from core.db.engine import connect
 from core.db.schema import Client, ModelVersion, PortfolioRun, PortfolioScore
 from core.explore.filters import Filters, from_query
-from core.jobs.store import STALE_SECONDS, JobError
+from core.jobs.store import STALE_SECONDS, JobError, _aware, now
 from core.ml.registry import VersionError, default_version, format_version
 from core.serving.scoring import DEFAULT_THRESHOLD, NoModelError
 
@@ -86,16 +86,6 @@ class Run:
             return None
         end = self.finished_at or datetime.now(UTC)
         return max(0.0, (end - self.started_at).total_seconds())
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def check_inputs(threshold: float, lgd: float) -> None:
