@@ -12,6 +12,7 @@ from core import jobs, portfolio
 from core.auth import AccessDenied
 from core.db.engine import DatabaseError
 from core.explore.filters import Filters
+from core.serving.reasons import texts_of
 from dashboard.access import current, needs, verified
 from dashboard.charts import portfolio as figures
 from dashboard.components import engine, settings
@@ -81,8 +82,14 @@ def changes_table(changes: dict, way: str) -> pd.DataFrame:
             "Client": [row["client_id"] for row in rows],
             "Before": [f"{row['before']:.1%}" for row in rows],
             "Now": [f"{row['after']:.1%}" for row in rows],
+            **({"Reasons": [reasons_text(row) for row in rows]} if way == "now_declined" else {}),
         }
     )
+
+
+def reasons_text(row: dict) -> str:
+    """A listed client's reasons in words, "; "-separated ("—" when none were stored)."""
+    return "; ".join(texts_of(row.get("reasons"))) or "—"
 
 
 def section(version: str, threshold: float) -> None:
@@ -199,6 +206,7 @@ def summary_view(run: portfolio.Run) -> None:
         figures.distribution(summary["histogram"], run.threshold), key="portfolio_distribution"
     )
     st.dataframe(decisions_table(summary), hide_index=True, key="portfolio_decisions")
+    reasons_view(summary)
     changes = summary["changes"]
     st.markdown(changes_text(changes))
     if changes:
@@ -207,3 +215,17 @@ def summary_view(run: portfolio.Run) -> None:
         left.dataframe(changes_table(changes, "now_declined"), hide_index=True)
         right.caption("Now approved (largest changes first)")
         right.dataframe(changes_table(changes, "now_approved"), hide_index=True)
+
+
+def reasons_view(summary: dict) -> None:
+    """Why the run's declined clients are declined (runs before reasons were stored: say so)."""
+    counted = summary.get("reasons")
+    declined = summary["decisions"]["decline"]
+    if counted is None:
+        st.caption("This run was made before runs stored reasons: score again to see them.")
+    elif declined:
+        st.plotly_chart(figures.reasons(counted, declined), key="portfolio_reasons")
+        st.caption(
+            "Every declined client gets up to four reasons, the factors that pushed its "
+            "score most towards default (sex, marital status and age are never reasons)."
+        )

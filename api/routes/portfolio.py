@@ -180,8 +180,10 @@ def list_runs(
 )
 def get_run(run_id: RUN_ID, engine: EngineDep) -> RunOut:
     """State (queued, running, finished, failed), clients scored of all, and for a finished
-    run its summary: decisions, expected loss, the distribution of probabilities and the
-    changes against the previous champion's run."""
+    run its summary: decisions, expected loss, the distribution of probabilities, how many
+    declined clients have each reason (`reasons.first`: as their first reason, `reasons.any`:
+    among their up to four) and the changes against the previous champion's run (the listed
+    newly declined clients with their reason codes)."""
     try:
         return run_out(portfolio.get_run(engine, run_id))
     except portfolio.PortfolioError as exc:

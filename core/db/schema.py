@@ -481,7 +481,8 @@ class PortfolioRun(Base):
 
 
 class PortfolioScore(Base):
-    """One client of a portfolio run: probability of default, label, expected loss."""
+    """One client of a portfolio run: probability of default, label, expected loss and, when
+    declined, its reason codes."""
 
     __tablename__ = "portfolio_scores"
 
@@ -492,3 +493,5 @@ class PortfolioScore(Base):
     probability: Mapped[float] = mapped_column(Float)
     label: Mapped[int] = mapped_column(SmallInteger)
     expected_loss: Mapped[float] = mapped_column(Float)
+    # Codes of the reasons owed to a declined client, largest first, comma-separated.
+    reasons: Mapped[str | None] = mapped_column(String(80), nullable=True)

@@ -218,20 +218,29 @@ def finished_run(engine: Engine, run_id: int | None = None) -> Run | None:
 
 
 def run_scores(engine: Engine, run_id: int) -> pd.DataFrame:
-    """Every client of a finished run: client_id, probability, label, expected_loss (id
-    order). PortfolioError for a run that is not finished: its scores are not results."""
+    """Every client of a finished run: client_id, probability, label, expected_loss and the
+    codes of a declined client's reasons, comma-separated ("" for the approved; id order).
+    PortfolioError for a run that is not finished: its scores are not results."""
     if finished_run(engine, run_id) is None:
         raise PortfolioError(f"portfolio run {run_id} has not finished; it has no results")
     query = (
-        select(SCORES.c.client_id, SCORES.c.probability, SCORES.c.label, SCORES.c.expected_loss)
+        select(
+            SCORES.c.client_id,
+            SCORES.c.probability,
+            SCORES.c.label,
+            SCORES.c.expected_loss,
+            SCORES.c.reasons,
+        )
         .where(SCORES.c.run_id == run_id)
         .order_by(SCORES.c.client_id)
     )
     with connect(engine, long=True) as connection:
         rows = connection.execute(query).all()
-    return pd.DataFrame.from_records(
-        rows, columns=["client_id", "probability", "label", "expected_loss"]
+    frame = pd.DataFrame.from_records(
+        rows, columns=["client_id", "probability", "label", "expected_loss", "reasons"]
     )
+    frame["reasons"] = frame["reasons"].fillna("")
+    return frame
 
 
 def _run(row) -> Run:

@@ -2,13 +2,13 @@
 
 `score_part(engine, run_id, part)` reads the part's clients (an id range, narrowed by the
 run's filters) in chunks through the one pivot (core.data.features.features_query), scores
-each chunk with the version's compiled predictor (core.serving.scoring.Model.predict) and
-writes it with the shared bulk writer (COPY on Postgres), adding to the run's
-`clients_done` in the same transaction. The part then adds one to `parts_done`; the part
-that completes the count writes the summary and marks the run finished in that same
-transaction, so a run appears complete or not at all. A worker killed midway leaves a
-running run whose heartbeat stops; the reaper (core.portfolio.store.reap_stale) fails it
-and deletes its rows.
+each chunk with the version's compiled predictor (core.serving.scoring.Model.predict), gives
+each declined client its reason codes (core.serving.reasons) and writes the chunk with the
+shared bulk writer (COPY on Postgres), adding to the run's `clients_done` in the same
+transaction. The part then adds one to `parts_done`; the part that completes the count
+writes the summary and marks the run finished in that same transaction, so a run appears
+complete or not at all. A worker killed midway leaves a running run whose heartbeat stops;
+the reaper (core.portfolio.store.reap_stale) fails it and deletes its rows.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from core.db.schema import PortfolioRun, PortfolioScore
 from core.explore.filters import from_query
 from core.jobs.store import HEARTBEAT_SECONDS, worker_name
 from core.portfolio.store import Run, get_run, mark_failed, now
+from core.serving.reasons import reason_codes
 from core.serving.scoring import get_model, labels
 from core.settings import get_settings
 from core.vocabulary import FEATURES
@@ -117,7 +118,7 @@ def _score(engine: Engine, run: Run, part: int, chunk: int, on_chunk) -> None:
             ids, values = _features(connection, matching, last, upper)
             if len(ids):
                 probabilities = model.predict(values)
-                scores = _scores(run, ids, values, probabilities)
+                scores = _scores(run, model, ids, values, probabilities)
                 write_rows(connection, PortfolioScore.__tablename__, scores)
                 _add_done(connection, run.id, len(ids))
         if on_chunk is not None and len(ids):
@@ -172,14 +173,23 @@ def _features(connection, matching, last: int, upper: int) -> tuple[np.ndarray, 
     return table[:, 0].astype(np.int64), values
 
 
-def _scores(run: Run, ids, values, probabilities) -> pd.DataFrame:
+def _scores(run: Run, model, ids, values, probabilities) -> pd.DataFrame:
+    """The rows of one chunk; declined clients get their reason codes (computed as scoring
+    the client alone computes them), approved ones none: reasons are owed to the declined."""
+    declined = labels(probabilities, run.threshold)
+    reasons = np.full(len(ids), None, dtype=object)
+    chosen = np.flatnonzero(declined == 1)
+    if len(chosen):
+        frame = pd.DataFrame(values[chosen], columns=FEATURES)
+        reasons[chosen] = reason_codes(model, frame)
     return pd.DataFrame(
         {
             "run_id": run.id,
             "client_id": ids,
             "probability": probabilities,
-            "label": labels(probabilities, run.threshold),
+            "label": declined,
             "expected_loss": probabilities * run.lgd * values[:, LIMIT_COLUMN],
+            "reasons": reasons,
         }
     )
 
@@ -242,8 +252,28 @@ def summarise(connection, run: Run) -> dict:
         "expected_loss": float(row[2]),
         "mean_probability": float(row[3]) if row[3] is not None else None,
         "histogram": {"edges": edges, "counts": [int(n or 0) for n in row[4:]]},
+        "reasons": reason_counts(connection, run.id),
         "changes": changes_against(connection, run),
     }
+
+
+def reason_counts(connection, run_id: int) -> dict[str, dict[str, int]]:
+    """Among the run's declined clients: how many have each reason first, and at all."""
+    scores = PortfolioScore.__table__
+    rows = connection.execute(
+        select(scores.c.reasons, func.count())
+        .where(scores.c.run_id == run_id, scores.c.label == 1)
+        .group_by(scores.c.reasons)
+    ).all()
+    first: dict[str, int] = {}
+    anywhere: dict[str, int] = {}
+    for codes, count in rows:
+        found = [code for code in (codes or "").split(",") if code]
+        if found:
+            first[found[0]] = first.get(found[0], 0) + int(count)
+        for code in found:
+            anywhere[code] = anywhere.get(code, 0) + int(count)
+    return {"first": first, "any": anywhere}
 
 
 def previous_champion_run(connection, run: Run) -> int | None:
@@ -269,7 +299,12 @@ def changes_against(connection, run: Run) -> dict | None:
         return None
     now_, before = aliased(PortfolioScore), aliased(PortfolioScore)
     pair = (
-        select(now_.client_id, before.probability.label("before"), now_.probability.label("after"))
+        select(
+            now_.client_id,
+            before.probability.label("before"),
+            now_.probability.label("after"),
+            now_.reasons,
+        )
         .join(before, and_(before.client_id == now_.client_id, before.run_id == previous))
         .where(now_.run_id == run.id)
     )
@@ -298,7 +333,12 @@ def changes_against(connection, run: Run) -> dict | None:
             .limit(CHANGES_LISTED)
         ).all()
         listed[name] = [
-            {"client_id": int(r.client_id), "before": float(r.before), "after": float(r.after)}
+            {
+                "client_id": int(r.client_id),
+                "before": float(r.before),
+                "after": float(r.after),
+                "reasons": r.reasons or "",
+            }
             for r in rows
         ]
     previous_version = connection.scalar(

@@ -148,21 +148,41 @@ def _occlusion(model, frame: pd.DataFrame, probability: np.ndarray) -> np.ndarra
 MEMBERSHIP = np.array([[name in g.features for g in GROUPS] for name in FEATURES], dtype=float)
 
 
+def _ranked(model, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For every row, the groups pushing its score up most (rows x MAX_REASONS group
+    indexes, largest first) and their summed effects; an effect <= MIN_EFFECT is no reason."""
+    sums = batch_effects(model, frame) @ MEMBERSHIP  # rows x groups
+    order = np.argsort(-sums, axis=1, kind="stable")[:, :MAX_REASONS]
+    return order, np.take_along_axis(sums, order, axis=1)
+
+
 def reason_columns(model, frame: pd.DataFrame) -> pd.DataFrame:
     """reason_1..reason_4 for every row of a frame of FEATURES: a reason's text with its
     effect, as str(Reason), or "" when fewer reasons pushed the score up. The same reasons
     as reasons_from_effects on each row, computed for all rows at once."""
-    sums = batch_effects(model, frame) @ MEMBERSHIP  # rows x groups
-    order = np.argsort(-sums, axis=1, kind="stable")[:, :MAX_REASONS]
-    columns = {}
-    for rank, name in enumerate(COLUMNS):
-        if rank >= len(GROUPS):
-            columns[name] = [""] * len(frame)
-            continue
-        group = order[:, rank]
-        effect = np.take_along_axis(sums, group[:, None], axis=1)[:, 0]
-        columns[name] = [
+    order, effects = _ranked(model, frame)
+    columns = {name: [""] * len(frame) for name in COLUMNS}
+    for rank in range(order.shape[1]):
+        columns[COLUMNS[rank]] = [
             f"{GROUPS[g].text} (+{e * 100:.1f} pts)" if e > MIN_EFFECT else ""
-            for g, e in zip(group, effect, strict=True)
+            for g, e in zip(order[:, rank], effects[:, rank], strict=True)
         ]
     return pd.DataFrame(columns, index=frame.index)
+
+
+def reason_codes(model, frame: pd.DataFrame) -> list[str]:
+    """Each row's reason codes, largest first, comma-separated ("late_payments,low_limit";
+    "" when nothing pushed the score up): the compact form portfolio runs store."""
+    order, effects = _ranked(model, frame)
+    return [
+        ",".join(GROUPS[g].code for g, e in zip(groups, row, strict=True) if e > MIN_EFFECT)
+        for groups, row in zip(order, effects, strict=True)
+    ]
+
+
+TEXTS = {group.code: group.text for group in GROUPS}
+
+
+def texts_of(codes: str | None) -> list[str]:
+    """The plain-language reasons of stored codes ("late_payments,low_limit"), in order."""
+    return [TEXTS.get(code, code) for code in (codes or "").split(",") if code]

@@ -1,8 +1,11 @@
-"""Plotly figure of a portfolio run: the distribution of its clients' probabilities."""
+"""Plotly figures of a portfolio run: the distribution of its clients' probabilities and the
+reasons owed to its declined clients."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
+
+from core.serving.reasons import GROUPS
 
 APPROVE = "#1f77b4"
 DECLINE = "#d62728"
@@ -30,5 +33,39 @@ def distribution(histogram: dict, threshold: float) -> go.Figure:
         yaxis={"title": "clients"},
         bargap=0.05,
         margin={"t": 50, "b": 40},
+    )
+    return figure
+
+
+def reasons(counted: dict, declined: int) -> go.Figure:
+    """How many declined clients have each reason (a run summary's `reasons`): first reason
+    and any of their reasons, as horizontal bars, most frequent first reason on top."""
+    texts = {group.code: group.text for group in GROUPS}
+    codes = sorted(texts, key=lambda code: (counted["first"].get(code, 0), code))
+    codes = [code for code in codes if counted["any"].get(code, 0)]
+    figure = go.Figure()
+    for name, key, colour in (("any reason", "any", "#f4a6a6"), ("first reason", "first", DECLINE)):
+        values = [counted[key].get(code, 0) for code in codes]
+        figure.add_trace(
+            go.Bar(
+                y=[texts[code] for code in codes],
+                x=values,
+                orientation="h",
+                name=name,
+                marker_color=colour,
+                text=[f"{v:,} ({v / declined:.0%})" if declined else f"{v:,}" for v in values],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{y}: %{x:,} declined clients<extra>" + name + "</extra>",
+            )
+        )
+    figure.update_layout(
+        title="Why clients are declined",
+        barmode="group",
+        xaxis={"title": "declined clients", "tickformat": ","},
+        yaxis={"automargin": True},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 50, "b": 40, "r": 90},
+        height=120 + 60 * max(len(codes), 1),
     )
     return figure

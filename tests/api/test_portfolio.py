@@ -26,6 +26,9 @@ def test_a_run_started_by_the_api_is_scored_and_read_back(api, engine, real_redi
     summary = run["summary"]
     assert summary["clients"] == len(scores) == accepted["clients"]
     assert summary["decisions"]["decline"] == int((scores["probability"] >= 0.4).sum())
+    declined = scores[scores["label"] == 1]
+    firsts = declined["reasons"].str.split(",").str[0].value_counts().to_dict()
+    assert summary["reasons"]["first"] == {code: n for code, n in firsts.items() if code}
     assert [r["id"] for r in api.get("/portfolio/runs").json()] == [accepted["run_id"]]
 
 

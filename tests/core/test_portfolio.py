@@ -21,8 +21,9 @@ from core.db.schema import Client, PortfolioScore
 from core.explore.filters import Filters
 from core.jobs.rq import PORTFOLIO_TASK
 from core.ml.registry import set_champion
-from core.serving.scoring import score_frame
-from core.vocabulary import ID
+from core.serving.reasons import reasons_of
+from core.serving.scoring import explain, score_frame
+from core.vocabulary import FEATURES, ID
 from tests.core.test_jobs import rq_payload, run_rq_burst, start_rq_worker, wait_for_workers
 from tests.jobs_support import LOCAL, load_clients, poll, rq_runner, url_of
 from tests.trained import register
@@ -107,7 +108,23 @@ def test_a_run_scores_every_client_once_with_the_probabilities_of_core_scoring(l
     check_summary(run, expected_summary(loaded, scores))
     assert run.summary["changes"] is None  # no earlier champion run to compare with
     assert portfolio.finished_run(loaded).id == run_id
+    check_reasons(loaded, scores, alone, run.summary["reasons"])
     assert any(e.action == "portfolio_scored" and e.actor == "ann" for e in recent(loaded))
+
+
+def check_reasons(engine, scores, alone, counted) -> None:
+    """Declined clients carry the codes of the reasons the Score form gives each alone;
+    approved ones none; the summary counts them."""
+    declined = scores[scores["label"] == 1]
+    assert len(declined) > 0 and (scores.loc[scores["label"] == 0, "reasons"] == "").all()
+    first = {}
+    for row in declined.itertuples():
+        client = alone.loc[alone[ID] == row.client_id, FEATURES].iloc[0].to_dict()
+        found = reasons_of(explain(engine, client, "1.0"))
+        assert row.reasons == ",".join(r.code for r in found.reasons), row.client_id
+        first[found.reasons[0].code] = first.get(found.reasons[0].code, 0) + 1
+        assert len(found.reasons) <= 4
+    assert counted["first"] == first
 
 
 def test_filters_restrict_the_run_to_matching_clients(loaded, real_redis):

@@ -9,7 +9,7 @@ from core import portfolio
 from core.db.engine import make_engine
 from core.ml.registry import set_champion
 from dashboard import portfolio as section
-from dashboard.charts.portfolio import APPROVE, DECLINE, distribution
+from dashboard.charts.portfolio import APPROVE, DECLINE, distribution, reasons
 from tests.core.test_jobs import run_rq_burst
 from tests.jobs_support import load_clients, rq_runner
 from tests.trained import register
@@ -51,6 +51,10 @@ def test_a_run_started_on_the_tab_shows_its_summary_and_changes(
     chart = next(c for c in app.get("plotly_chart") if c.key == "portfolio_distribution")
     assert json.loads(chart.proto.spec)["data"][0]["y"] == run.summary["histogram"]["counts"]
     assert any("No earlier run by another champion" in m.value for m in app.markdown)
+    if run.summary["decisions"]["decline"]:
+        why = next(c for c in app.get("plotly_chart") if c.key == "portfolio_reasons")
+        shown = {t["name"]: t["x"] for t in json.loads(why.proto.spec)["data"]}
+        assert 0 < sum(shown["first reason"]) <= run.summary["decisions"]["decline"]
 
     set_champion(engine, "1.1", reason="a new champion for this test")
     app.selectbox(key="score_version").set_value("1.1").run()
@@ -71,11 +75,29 @@ def test_the_helpers_format_money_decisions_and_changes():
     changes = {
         "previous_run": 3, "previous_version": "1.0", "compared": 10, "now_declined": 2,
         "now_approved": 1,
-        "listed": {"now_declined": [{"client_id": 7, "before": 0.2, "after": 0.61}],
-                   "now_approved": []},
+        "listed": {"now_declined": [{"client_id": 7, "before": 0.2, "after": 0.61,
+                                     "reasons": "late_payments,low_limit"}],
+                   "now_approved": [{"client_id": 8, "before": 0.7, "after": 0.4,
+                                     "reasons": ""}]},
     }  # fmt: skip
     assert "**2 would now be declined**" in section.changes_text(changes)
-    assert section.changes_table(changes, "now_declined").values.tolist() == [[7, "20.0%", "61.0%"]]
+    assert section.changes_table(changes, "now_declined").values.tolist() == [
+        [7, "20.0%", "61.0%", "recent late payments; low credit limit"]
+    ]
+    assert section.changes_table(changes, "now_approved").columns.tolist() == [
+        "Client", "Before", "Now"
+    ]  # fmt: skip
+
+
+def test_the_reasons_chart_counts_declined_clients_by_reason():
+    counted = {"first": {"late_payments": 30, "low_limit": 10},
+               "any": {"late_payments": 35, "low_limit": 25, "high_balances": 5}}  # fmt: skip
+    figure = reasons(counted, 40)
+    first = next(trace for trace in figure.data if trace.name == "first reason")
+    assert list(first.y) == ["high balances", "low credit limit", "recent late payments"]
+    assert list(first.x) == [0, 10, 30]
+    assert list(first.text) == ["0 (0%)", "10 (25%)", "30 (75%)"]
+    assert "education" not in first.y  # no declined client has it
 
 
 def test_the_distribution_colours_bins_by_the_threshold():

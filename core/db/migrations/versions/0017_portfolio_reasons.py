@@ -1,0 +1,25 @@
+"""Reason codes in portfolio runs (issue 14): the codes of the up to four reasons owed to
+each declined client, largest first, comma-separated ("late_payments,high_balances"); empty
+for approved clients.
+
+Revision ID: 0017
+Revises: 0016
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("portfolio_scores") as batch:
+        batch.add_column(sa.Column("reasons", sa.String(80), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("portfolio_scores") as batch:
+        batch.drop_column("reasons")
