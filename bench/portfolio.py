@@ -12,8 +12,10 @@ postgresql://root@127.0.0.1:5432/credit_portfolio_bench; created when missing) g
 - baseline: pandas reads the same clients through the one pivot in one process and the
   compiled predictor scores them; nothing is written;
 - the portfolio job (core.portfolio) with 1, then 2 `python -m core worker` RQ workers:
-  every client read in chunks, scored, written by COPY, the summary computed; wall time
-  from submit until the run is seen finished.
+  every client read in chunks, scored, each declined client (at --threshold, default 0.5)
+  explained into reason codes as the Score form explains one client (SHAP for trees),
+  written by COPY, the summary computed; wall time from submit until the run is seen
+  finished.
 
 Prints wall time and clients/s of each against the baseline. Redis: BENCH_REDIS_URL
 (default redis://127.0.0.1:6379/15), flushed before and after.
@@ -121,7 +123,9 @@ def empty_runs(engine) -> None:
         connection.execute(text("TRUNCATE portfolio_scores, portfolio_runs"))
 
 
-def job(engine, url: str, redis_url: str, workers: int) -> tuple[float, portfolio.Run]:
+def job(
+    engine, url: str, redis_url: str, workers: int, threshold: float
+) -> tuple[float, portfolio.Run]:
     """Submit a run with `workers` RQ workers listening; seconds until it is finished."""
     empty_runs(engine)
     connection = redis.Redis.from_url(redis_url)
@@ -133,7 +137,7 @@ def job(engine, url: str, redis_url: str, workers: int) -> tuple[float, portfoli
         while Worker.count(queue=queue) < workers:
             time.sleep(0.2)
         started = time.perf_counter()
-        run_id = portfolio.submit(engine, runner)
+        run_id = portfolio.submit(engine, runner, threshold=threshold)
         while (run := portfolio.get_run(engine, run_id)).active:
             time.sleep(0.05)
         seconds = time.perf_counter() - started
@@ -154,6 +158,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1_000_000)
     parser.add_argument("--model", default="lightgbm")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument(
+        "--threshold", type=float, default=0.5, help="decline at or above (reasons: declined)"
+    )
     args = parser.parse_args()
 
     ensure_database(args.database_url)
@@ -171,13 +178,13 @@ def main() -> None:
     print(f"baseline (pandas read + predict, nothing stored): {seconds:6.1f} s  "
           f"{base_rate:>9,.0f} clients/s", flush=True)  # fmt: skip
     for workers in [int(n) for n in args.workers.split(",")]:
-        seconds, run = job(engine, args.database_url, args.redis_url, workers)
+        seconds, run = job(engine, args.database_url, args.redis_url, workers, args.threshold)
         rate = run.clients_done / seconds
         summary = run.summary
         print(
             f"portfolio job, {workers} RQ worker(s), {len(run.parts)} part(s): {seconds:6.1f} s  "
             f"{rate:>9,.0f} clients/s  ({rate / base_rate:.2f}x the baseline's rate; "
-            f"declined {summary['decisions']['decline']:,}, "
+            f"declined at {args.threshold:.0%} with reasons {summary['decisions']['decline']:,}, "
             f"expected loss NT$ {summary['expected_loss']:,.0f})",
             flush=True,
         )

@@ -93,7 +93,7 @@ def reasons_of(explanation) -> Reasons:
     return reasons_from_effects(dict(zip(table["feature"], table["effect"], strict=True)))
 
 
-def batch_effects(model, frame: pd.DataFrame, chunk: int = 5_000) -> np.ndarray:
+def batch_effects(model, frame: pd.DataFrame, chunk: int = 1_000) -> np.ndarray:
     """Each feature's effect for every row of a frame of FEATURES (rows x 23), computed as
     Model.explain does for one client (SHAP for tree models, else occlusion), in chunks."""
     parts = [

@@ -163,6 +163,8 @@ class Model:
     def tree_explainer(self):
         """A SHAP TreeExplainer for the pipeline's estimator, or None for other models."""
         estimator = self.pipeline.steps[-1][1]
+        if not _made_of_trees(estimator):
+            return None  # importing shap alone costs some 60 MB
         try:
             import shap
 
@@ -222,6 +224,23 @@ class Model:
         grid[-1] = [typical[name] for name in FEATURES]
         scores = self.probabilities(pd.DataFrame(grid, columns=FEATURES))
         return probability - scores[:-1], float(scores[-1])
+
+
+TREE_LIBRARIES = ("lightgbm", "xgboost", "catboost")
+
+
+def _made_of_trees(estimator) -> bool:
+    """Whether SHAP's tree explainer may walk the estimator: a scikit-learn tree or forest
+    (fitted trees in `tree_` or `estimators_`) or a boosted-tree library's model."""
+    if type(estimator).__module__.split(".")[0] in TREE_LIBRARIES:
+        return True
+    if hasattr(estimator, "tree_"):
+        return True
+    members = getattr(estimator, "estimators_", None)
+    if members is None:
+        return False
+    first = members.ravel()[0] if hasattr(members, "ravel") else next(iter(members), None)
+    return hasattr(first, "tree_")
 
 
 def get_model(engine: Engine, version: str | None = None) -> Model:
