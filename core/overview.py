@@ -1,5 +1,6 @@
 """What Home tells an analyst at a glance: the portfolio's figures, the champion, the latest
-training job and whether recent scores are stable. Each is one cheap (or cached) query."""
+training job, whether recent scores are stable and the latest portfolio run. Each is one
+cheap (or cached) query."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from core.jobs.store import Job, list_jobs
 from core.ml.calibration import calibration_warning
 from core.ml.evaluation import THRESHOLD
 from core.ml.registry import VersionSummary, get_version, list_versions
+from core.portfolio import Run, finished_run, list_runs
 from core.serving.stability import DEFAULT_WINDOW, Index, score_stability
 from core.vocabulary import MONTH_LABELS, STATUS_GROUPS
 
@@ -66,6 +68,16 @@ class ModelOverview:
 
     card: ChampionCard
     stability: Index | None
+
+
+@dataclass(frozen=True)
+class PortfolioRuns:
+    """The newest portfolio run in any state (`latest`) and the newest finished one, whose
+    summary holds the results (the same run when the newest has finished); None when there
+    is no such run."""
+
+    latest: Run | None
+    finished: Run | None
 
 
 def portfolio(engine: Engine, *, cache: QueryCache | None = None) -> Portfolio:
@@ -145,3 +157,13 @@ def latest_job(engine: Engine) -> Job | None:
     """The most recently submitted training job, whatever its state; None before any."""
     jobs = list_jobs(engine, limit=1)
     return jobs[0] if jobs else None
+
+
+def portfolio_runs(engine: Engine) -> PortfolioRuns:
+    """The newest portfolio run (queued, running, failed or finished) and the newest
+    finished one, in two small queries; reading never reaps a stale run."""
+    newest = list_runs(engine, limit=1)
+    latest = newest[0] if newest else None
+    if latest is None or latest.state == "finished":
+        return PortfolioRuns(latest, latest)
+    return PortfolioRuns(latest, finished_run(engine))

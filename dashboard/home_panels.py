@@ -1,5 +1,5 @@
-"""Home's panels for analysts: the portfolio, the champion, the latest training job and
-score stability, each with a link to act on it, and the admins' service status.
+"""Home's panels for analysts: the portfolio, the champion, the latest training job, score
+stability and the latest portfolio run, each with a link to act on it.
 
 The `*_lines` functions are plain text from core's values, tested without Streamlit.
 """
@@ -14,9 +14,11 @@ from streamlit.errors import StreamlitAPIException
 
 from core.auth import Actor
 from core.jobs.store import Job
-from core.overview import ChampionCard, Portfolio
+from core.overview import ChampionCard, Portfolio, PortfolioRuns
+from core.portfolio import Run
 from core.serving.stability import MIN_SCORES, Index
 from dashboard.access import PAGES
+from dashboard.portfolio import changes_text, money
 from dashboard.stability_panel import verdict_text
 
 PAGE_FILES = Path(__file__).resolve().parent.parent / "pages"
@@ -26,6 +28,7 @@ STATES = {
     "succeeded": "✅ succeeded",
     "failed": "❌ failed",
     "cancelled": "⏹️ cancelled",
+    "finished": "✅ finished",
 }
 
 
@@ -151,3 +154,61 @@ def stability_panel(index: Index | None, card: ChampionCard | None, actor: Actor
     for line in stability_lines(index, card.version):
         st.markdown(line)
     link(actor, "score.py", "Score clients, watch the Monitoring tab", "🎯")
+
+
+def run_state_lines(run: Run) -> list[str]:
+    """What the portfolio panel says about a run that has not finished (queued, running
+    or failed)."""
+    lines = [f"**{STATES.get(run.state, run.state)}**: run {run.id}, version {run.version}"]
+    if run.state == "queued":
+        lines.append(f"{run.clients_total:,} clients, submitted {when(run.submitted_at)}")
+    elif run.state == "running":
+        lines.append(
+            f"{run.clients_done:,} of {run.clients_total:,} clients scored "
+            f"({run.progress:.0%}), since {when(run.started_at)}"
+        )
+    else:
+        lines.append(f"ended {when(run.finished_at or run.submitted_at)}")
+        if run.error:
+            lines.append(f"why: {run.error}")
+    return lines
+
+
+def finished_run_lines(run: Run) -> list[str]:
+    """Which finished run the figures are of, and what changed against the previous
+    champion's run."""
+    role = " (champion)" if run.champion else ""
+    return [
+        f"**Run {run.id}: version {run.version}{role}**, {run.filters_text}, ended "
+        f"{when(run.finished_at)}, at threshold {run.threshold:.2f}",
+        changes_text(run.summary["changes"]),
+    ]
+
+
+def portfolio_run_panel(runs: PortfolioRuns, actor: Actor) -> None:
+    """The latest portfolio run: its figures once finished, its progress while it runs,
+    why it failed; or that there is none yet."""
+    st.markdown("#### Latest portfolio run")
+    if runs.latest is None:
+        st.markdown("No portfolio run yet: nobody has scored the whole portfolio.")
+    elif runs.latest.state != "finished":
+        for line in run_state_lines(runs.latest):
+            st.markdown(line)
+        if runs.latest.active:
+            st.progress(runs.latest.progress, text=f"Run {runs.latest.id}")
+    if runs.finished is not None:
+        if runs.finished is not runs.latest:
+            st.caption("The latest finished run:")
+        finished_run_figures(runs.finished)
+    link(actor, "score.py", "Score the whole portfolio (Score page, its last tab)", "📊")
+
+
+def finished_run_figures(run: Run) -> None:
+    summary = run.summary
+    lines = finished_run_lines(run)
+    st.markdown(lines[0])
+    clients, loss, declined = st.columns(3)
+    clients.metric("Clients scored", f"{summary['clients']:,}")
+    loss.metric("Expected loss", money(summary["expected_loss"]), help=f"LGD {run.lgd:.0%}")
+    declined.metric("Clients declined", f"{summary['decisions']['decline']:,}")
+    st.markdown(lines[1])

@@ -1,5 +1,6 @@
-"""Home: how the portfolio, the champion, training and score stability are doing, with
-links to act on each; loading data, services and the audit log for admins."""
+"""Home: how the portfolio, the champion, training, score stability and the latest
+portfolio run are doing, with links to act on each; loading data, services and the audit
+log for admins."""
 
 import streamlit as st
 
@@ -10,7 +11,7 @@ from core.data.dataset import DataError
 from core.data.publish import publish_file
 from core.data.status import data_status, database_label, load_history
 from core.db.engine import DatabaseError
-from core.overview import latest_job, model_overview, portfolio
+from core.overview import latest_job, model_overview, portfolio, portfolio_runs
 from core.settings import SettingsError, get_settings
 from dashboard.access import audit_table, current, needs, show_refusal
 from dashboard.components import (
@@ -21,7 +22,13 @@ from dashboard.components import (
     stop_with,
     store,
 )
-from dashboard.home_panels import champion_panel, job_panel, portfolio_panel, stability_panel
+from dashboard.home_panels import (
+    champion_panel,
+    job_panel,
+    portfolio_panel,
+    portfolio_run_panel,
+    stability_panel,
+)
 
 
 def upload_form(replace: bool) -> None:
@@ -149,6 +156,7 @@ try:
     history = load_history(engine())
     overview = model_overview(engine())
     job = latest_job(engine())
+    runs = portfolio_runs(engine())
     figures = None if status.empty else portfolio(engine(), cache=query_cache())
 except DatabaseError as exc:
     stop_with(exc)
@@ -168,6 +176,8 @@ with job_column:
     job_panel(job, actor)
 with stability_column:
     stability_panel(stability, card, actor)
+with st.container(border=True):
+    portfolio_run_panel(runs, actor)
 
 
 st.divider()

@@ -1,7 +1,9 @@
 """Small PyCaret models trained once per test process, and a way to register them.
 
 Until the training job exists, scoring tests train their own: a logistic regression
-(explained by occlusion) and a decision tree (explained by SHAP) on 1,000 real rows.
+(explained by occlusion) and a decision tree (explained by SHAP) on 1,000 real rows. The
+same two are also trained as a job with `leave_out_protected` trains them (core.ml.experiment:
+without SEX, AGE and MARRIAGE, two folds, uncalibrated).
 """
 
 from __future__ import annotations
@@ -38,15 +40,42 @@ def pipelines() -> dict:
     }
 
 
-def register(engine, version: str = "1.0", model_id: str = "lr", evaluation=None) -> str:
-    """Save a trained pipeline under `version`; returns the version."""
+@lru_cache(maxsize=1)
+def left_out_pipelines() -> dict:
+    """{"lr": Finalized, "dt": Finalized}: the same models on the same rows, trained by
+    core.ml.experiment with the protected attributes left out."""
+    from core.ml.experiment import Experiment
+    from core.ml.params import check_params
+
+    sample = real_frame().sample(SAMPLE_ROWS, random_state=5)
+    params = check_params(
+        version="1", models=["lr", "dt"], folds=2, calibrate="none", leave_out_protected=True
+    )
+    experiment = Experiment(sample, params)
+    return {model_id: experiment.finalize(model_id) for model_id in ("lr", "dt")}
+
+
+def register(
+    engine,
+    version: str = "1.0",
+    model_id: str = "lr",
+    evaluation=None,
+    *,
+    leave_out_protected: bool = False,
+) -> str:
+    """Save a trained pipeline under `version` (with `leave_out_protected`, one trained
+    without SEX, AGE and MARRIAGE, with its evaluation); returns the version."""
     names = {"lr": "Logistic Regression", "dt": "Decision Tree Classifier"}
+    pipeline = pipelines()[model_id]
+    if leave_out_protected:
+        finalized = left_out_pipelines()[model_id]
+        pipeline, evaluation = finalized.pipeline, evaluation or finalized.evaluation
     migrate(engine)
     with engine.begin() as connection:
         save_version(
             connection,
             version=version,
-            pipeline=pipelines()[model_id],
+            pipeline=pipeline,
             model_id=model_id,
             model_name=names[model_id],
             metric="AUC",

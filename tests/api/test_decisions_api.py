@@ -1,5 +1,6 @@
 """The API and issue 14: the version's policy threshold used by default and named, the
-expected loss of each client, and reason codes with ?reasons=true."""
+expected loss of each client, and reason codes with ?reasons=true (none protected, and no
+protected contribution from a model trained without the protected attributes)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 from core.auth import Actor
 from core.serving.decisions import Costs
 from core.serving.policy import save_policy
-from core.serving.scoring import score
+from core.serving.scoring import get_model, score
 from core.vocabulary import FEATURES, ID, PROTECTED
+from tests.core.test_reasons import telling_client
 from tests.jobs_support import real_frame
 from tests.trained import register
 
@@ -65,3 +67,24 @@ def test_batch_says_its_threshold(api, engine):
     assert body["threshold_source"] == "policy threshold of version 1.0"
     probabilities = [p["probability"] for p in body["predictions"]]
     assert [p["label"] for p in body["predictions"]] == [int(p >= 0.2) for p in probabilities]
+
+
+def test_realtime_reasons_of_a_model_trained_without_the_protected_attributes(api, engine):
+    register(engine, "1.0", "lr")  # trained with SEX, AGE and MARRIAGE
+    register(engine, "2.0", "lr", leave_out_protected=True)
+    late = real_frame().iloc[:300].reset_index(drop=True).assign(PAY_1=3, PAY_2=3, PAY_3=3)
+    client = telling_client(get_model(engine, "1.0"), get_model(engine, "2.0"), late)
+
+    def reasons(version: str) -> dict:
+        asked = {"reasons": "true", "version": version}
+        answer = api.post("/predict/realtime/", json=client, params=asked)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    using, without = reasons("1.0"), reasons("2.0")
+    assert using["protected_note"].startswith("Protected attributes (sex, marital status, age)")
+    assert without["version"] == "2.0" and without["protected_note"] is None
+    for body in (using, without):
+        named = " ".join(r["code"] + " " + r["text"] for r in body["reasons"]).lower()
+        assert body["reasons"] and not any(name.lower() in named for name in PROTECTED)
+        assert "marital" not in named and "sex" not in named and "age " not in named

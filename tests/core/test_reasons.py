@@ -1,20 +1,24 @@
 """Reason codes (issue 14): grouped, at most four, sorted by effect, never a protected
-attribute, the same for a file's rows as for one client's explanation."""
+attribute, the same for a file's rows as for one client's explanation; a model trained
+without the protected attributes reports no protected contribution at all."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from core.serving.files import score_csv_file
 from core.serving.reasons import (
     COLUMNS,
     GROUPS,
     MAX_REASONS,
+    MEMBERSHIP,
+    MIN_EFFECT,
     batch_effects,
     reason_columns,
     reasons_from_effects,
     reasons_of,
 )
-from core.serving.scoring import explain, get_model
+from core.serving.scoring import explain, get_model, score
 from core.vocabulary import BILLS, FEATURES, PAID, PROTECTED, STATUS
 from tests.trained import real_frame, register
 
@@ -121,3 +125,56 @@ def test_no_rows_give_no_reasons(engine):
     register(engine, "1.0")
     empty = pd.DataFrame(columns=FEATURES, dtype=float)
     assert reason_columns(get_model(engine, "1.0"), empty).empty
+
+
+def telling_client(using, without, frame: pd.DataFrame) -> dict:
+    """The client of `frame` whose protected attributes push the score of `using` up most,
+    among those with a reason under `without`."""
+    protected = batch_effects(using, frame)[:, [FEATURES.index(n) for n in PROTECTED]]
+    reasoned = (batch_effects(without, frame) @ MEMBERSHIP > MIN_EFFECT).any(axis=1)
+    row = int(np.where(reasoned, protected.sum(axis=1), -np.inf).argmax())
+    return {name: int(frame.at[row, name]) for name in FEATURES}
+
+
+def named_protected(texts) -> bool:
+    joined = " ".join(texts).lower()
+    return any(word in joined for word in PROTECTED_WORDS)
+
+
+@pytest.mark.parametrize("model_id", ["lr", "dt"])
+def test_a_model_without_the_protected_attributes_reports_no_protected_contribution(
+    engine, model_id, tmp_path
+):
+    register(engine, "1.0", "lr")  # trained with SEX, AGE and MARRIAGE
+    register(engine, "2.0", model_id, leave_out_protected=True)
+    assert get_model(engine, "2.0").evaluation["left_out"] == list(PROTECTED)
+    frame = real_frame().iloc[:300].reset_index(drop=True)
+    late = frame.assign(PAY_1=3, PAY_2=3, PAY_3=3)  # so that something is a reason
+    client = telling_client(get_model(engine, "1.0"), get_model(engine, "2.0"), late)
+    allowed = {group.code for group in GROUPS}
+
+    # the Score form's path: score, explain, reasons
+    using = reasons_of(explain(engine, client, "1.0"))
+    assert using.protected > 0 and using.protected_note.startswith("Protected attributes")
+    assert {r.code for r in using.reasons} <= allowed
+    assert not named_protected(r.text for r in using.reasons)  # said apart, not a reason
+    assert score(engine, client, version="2.0", source="form").version == "2.0"
+    without = reasons_of(explain(engine, client, "2.0"))
+    assert without.protected == 0 and without.protected_note is None
+    assert without.reasons and {r.code for r in without.reasons} <= allowed
+    effects = explain(engine, client, "2.0").effects.set_index("feature")["effect"]
+    assert (effects[list(PROTECTED)] == 0).all()
+
+    # a file: no protected effect on any row, no protected attribute in any reason column
+    model = get_model(engine, "2.0")
+    batch = batch_effects(model, frame)
+    assert not batch[:, [FEATURES.index(name) for name in PROTECTED]].any()
+    path = tmp_path / "clients.csv"
+    frame.to_csv(path, index=False)
+    scored = score_csv_file(
+        engine, path, tmp_path / "scored.csv", version="2.0", log_source=None, reasons=True
+    )
+    columns = pd.read_csv(scored.path, usecols=COLUMNS, keep_default_na=False)
+    cells = [cell for cell in columns.to_numpy().ravel() if cell]
+    assert cells and not named_protected(cells)
+    assert columns.to_numpy().tolist() == reason_columns(model, frame).to_numpy().tolist()

@@ -1,16 +1,19 @@
 """The Score page's "The whole portfolio" tab (AppTest, a real RQ worker on the test
-Redis) and its pure helpers and figure."""
+Redis) for every role that may score, and its pure helpers and figure."""
 
 import json
+import secrets
 
 import pytest
 
 from core import portfolio
+from core.auth import ROLES, SYSTEM, Actor, add_user
 from core.db.engine import make_engine
 from core.ml.registry import set_champion
 from dashboard import portfolio as section
 from dashboard.charts.portfolio import APPROVE, DECLINE, distribution, reasons
 from tests.core.test_jobs import run_rq_burst
+from tests.dashboard.charts import texts
 from tests.jobs_support import load_clients, rq_runner
 from tests.trained import register
 
@@ -106,3 +109,34 @@ def test_the_distribution_colours_bins_by_the_threshold():
     bar = figure.data[0]
     assert list(bar.y) == [5, 4, 2, 1]
     assert list(bar.marker.color) == [APPROVE, APPROVE, DECLINE, DECLINE]
+
+
+PASSWORD = secrets.token_urlsafe(12)
+TAB = "The whole portfolio"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_that_may_score_has_the_tab_and_starts_runs_as_itself(
+    dashboard, portfolio_sqlite, real_redis, redis_url, role
+):
+    """Scoring needs the analyst role: analysts and admins get the tab with its start
+    button; a viewer opening the Score page is told which role it needs, nothing fails."""
+    url, engine = portfolio_sqlite
+    add_user(engine, "sam", PASSWORD, role, actor=SYSTEM)
+    app = dashboard(DATABASE_URL=url, REDIS_URL=redis_url)
+    app.text_input(key="login_name").input("sam")
+    app.text_input(key="login_password").input(PASSWORD)
+    app.button(key="login_submit").click().run()
+    app.switch_page(PAGE).run()
+    assert not app.exception
+    if not Actor("sam", role).may("score"):
+        assert not [tab for tab in app.tabs if tab.label == TAB]
+        assert "The Score page needs the analyst role" in texts(app.error)
+        return
+    tab = next(tab for tab in app.tabs if tab.label == TAB)
+    start = next(button for button in tab.button if button.key == "portfolio_start")
+    assert not start.disabled and "version 1.0" in start.label
+    start.click().run()
+    assert not app.exception and not app.error
+    run = portfolio.list_runs(engine, limit=1)[0]
+    assert run.submitted_by == "sam" and run.state == "queued"
