@@ -123,7 +123,7 @@ def train_two_fast_models(page, running, shots) -> str:
         box.fill(name.split(" (")[0])
         page.get_by_role("option", name=name).click()
     page.keyboard.press("Escape")
-    sample = page.get_by_label("Training sample (clients; 0 = all)")
+    sample = page.get_by_label("Training sample (clients; 0 = all)", exact=True)
     sample.fill(str(SAMPLE))
     sample.press("Enter")
     expect(sample).to_have_value(str(SAMPLE))
