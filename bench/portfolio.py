@@ -35,6 +35,7 @@ from rq import Worker
 from sqlalchemy import func, select, text
 
 from benchdb import ensure_database
+from benchfigures import Figures, add_json_option
 from core import jobs, portfolio
 from core.data.features import features_query
 from core.db.engine import connect, make_engine, migrate
@@ -154,6 +155,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1_000_000)
     parser.add_argument("--model", default="lightgbm")
     parser.add_argument("--workers", default="1,2")
+    add_json_option(parser)
     args = parser.parse_args()
 
     ensure_database(args.database_url)
@@ -166,6 +168,7 @@ def main() -> None:
     print(f"{clients:,} clients, model {args.model} as version {version}, "
           f"{os.cpu_count()} cores", flush=True)  # fmt: skip
 
+    figures = Figures("portfolio")
     seconds, rows = baseline(engine, version)
     base_rate = rows / seconds
     print(f"baseline (pandas read + predict, nothing stored): {seconds:6.1f} s  "
@@ -181,6 +184,10 @@ def main() -> None:
             f"expected loss NT$ {summary['expected_loss']:,.0f})",
             flush=True,
         )
+        figures.add(f"portfolio job, {clients:,} clients, {workers} RQ worker(s)", rate,
+                    "clients/s", baseline=base_rate, lower_is_better=False,
+                    baseline_what="pandas read + predict, nothing stored")  # fmt: skip
+    figures.write(args.json)
     engine.dispose()
 
 

@@ -149,7 +149,7 @@ def train_two_fast_models(page, running, shots) -> str:
 
 
 def make_champion(page, running, shots, version: str) -> None:
-    page.get_by_role("link", name="Compare it on the Leaderboards page").click()
+    open_page(page, "Leaderboards")
     expect(page.get_by_role("heading", name="Leaderboards")).to_be_visible()
     page.get_by_role("button", name=f"Make version {version} the champion").click()
     expect(page.get_by_text(f"Version {version} is the champion")).to_be_visible()
