@@ -116,6 +116,7 @@ def machine() -> dict[str, str]:
         "Python": platform.python_version(),
         "Postgres": postgres_version(postgres.replace("postgresql+psycopg://", "postgresql://")),
         "Redis": redis_version(os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)),
+        "load": f"{os.getloadavg()[0]:.1f}",
     }
 
 
@@ -147,7 +148,7 @@ def table(figures: list[Figure]) -> list[str]:
         baseline = number(figure.baseline, figure.unit)
         if baseline and figure.baseline_what:
             baseline = f"{baseline}: {figure.baseline_what}"
-        ratio = "" if figure.ratio is None else f"{figure.ratio:,.1f}x"
+        ratio = "" if figure.ratio is None else f"{number(figure.ratio)}x"
         targets = "; ".join(target.text(figure.unit) for target in figure.targets)
         cells = [
             figure.bench,
@@ -173,7 +174,9 @@ def section(
         "",
         f"Run on {when:%Y-%m-%d %H:%M} UTC: {about['cores']} cores ({about['CPU']}), "
         f"{about['RAM']} RAM, Python {about['Python']}, Postgres {about['Postgres']}, "
-        f"Redis {about['Redis']}. Ratios are the baseline over ours for times (ours over the "
+        f"Redis {about['Redis']}; load average {about.get('load', 'unknown')} at the end. "
+        f"Scripts: {', '.join(dict.fromkeys(figure.bench for figure in figures)) or 'none'}. "
+        "Ratios are the baseline over ours for times (ours over the "
         "baseline for rates), so above 1 means ours does better. "
         f"Targets met: {met.count(True)} of {len(met) - met.count(None)}.",
         "",

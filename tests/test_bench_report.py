@@ -18,6 +18,7 @@ MACHINE = {
     "Python": "3.11.7",
     "Postgres": "15.8",
     "Redis": "7.0.15",
+    "load": "1.5",
 }
 WHEN = datetime.datetime(2026, 12, 2, 8, 30, tzinfo=datetime.UTC)
 
@@ -86,14 +87,15 @@ def test_the_table_has_a_row_per_figure_with_every_column():
     assert lines[4].endswith(
         "| >= 500 req/s; ratio >= 50x | 800 req/s | 10.0 req/s | 80.0x | yes |"
     )
-    assert lines[5].endswith("| 1.50 ms | 0.30 ms | 0.2x |  |")
+    assert lines[5].endswith("| 1.50 ms | 0.30 ms | 0.20x |  |")
 
 
 def test_the_section_names_the_machine_the_date_and_what_is_missing():
     text = report.section(sample(), MACHINE, WHEN, ["bench/api.py exited with 1"])
     assert text.startswith(report.START) and text.endswith(report.END)
     assert "Run on 2026-12-02 08:30 UTC: 2 cores (Example CPU @ 2.0GHz), 23.4 GiB RAM" in text
-    assert "Python 3.11.7, Postgres 15.8, Redis 7.0.15" in text
+    assert "Python 3.11.7, Postgres 15.8, Redis 7.0.15; load average 1.5 at the end." in text
+    assert "Scripts: ingest." in text
     assert "Targets met: 2 of 3." in text
     assert "- bench/api.py exited with 1" in text
 

@@ -145,6 +145,9 @@ def train_two_fast_models(page, running, shots) -> str:
     )
     assert rows == 2
     shots.take("leaderboard")
+    # The page reruns whole once the job has ended (history, next version); a click on the
+    # menu before that rerun is lost to it. The version slider moving on shows it is done.
+    expect(page.get_by_test_id("stSliderThumbValue").nth(1)).not_to_have_text(version)
     return version
 
 
