@@ -6,7 +6,7 @@ PORT ?= 8501
 # On machines that carry the data set beside the project, use it instead of downloading.
 export CREDIT_DATA ?= $(wildcard $(abspath ../shared/data/credit.csv))
 
-.PHONY: run test lint bench install install-dev
+.PHONY: run test e2e screenshots lint bench install install-dev
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,16 +32,19 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(PY) -m pytest
 
+# The walkthrough over a whole stack it starts on free ports (README, Tests); screenshots of
+# every step in e2e-shots/. `make screenshots` also refreshes docs/screenshots/.
+e2e: $(VENV)/.dev
+	$(PY) -m pytest -m e2e tests/e2e/walkthrough
+
+screenshots: $(VENV)/.dev
+	E2E_DOCS=1 $(PY) -m pytest -m e2e tests/e2e/walkthrough
+
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# Runs every script in bench/ and writes their figures into docs/PERFORMANCE.md
+# (`$(PY) bench/report.py --only ingest,reasons` runs some).
 bench: $(VENV)/.dev
-	$(PY) bench/ingest.py
-	$(PY) bench/queries.py
-	$(PY) bench/scoring.py
-	$(PY) bench/training.py
-	$(PY) bench/calibration.py
-	$(PY) bench/portfolio.py
-	$(PY) bench/api.py
-	$(PY) bench/reasons.py
+	PYTHONPATH=. $(PY) bench/report.py

@@ -47,6 +47,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from benchdb import fresh_database
+from benchfigures import Figures, add_json_option
 from core.auth import (
     SYSTEM,
     access_control_on,
@@ -367,6 +368,7 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="leave out the old way, score() and the batch"
     )
+    add_json_option(parser)
     args = parser.parse_args()
 
     frame = parse_csv(Path(args.csv).read_bytes())
@@ -378,6 +380,7 @@ def main() -> None:
     engine = fresh_database(args.database_url)
     url = engine.url.render_as_string(hide_password=False)
     print(f"{args.workers} API workers, {CONNECTIONS} connections, {load()}; {server_stack()}")
+    figures = Figures("api")
     with tempfile.TemporaryDirectory() as folder:
         script = lua_script(clients, Path(folder))
         for number, model_id in enumerate(args.models.split(",")):
@@ -400,7 +403,10 @@ def main() -> None:
             if args.access_control:
                 print(f"  access control off and on [{load()}]")
                 access_control(engine, url, clients, Path(folder), args.workers, args.seconds)
+            name = f"POST /predict/realtime/, {model_id}, {args.workers} workers"
+            figures.add(f"{name}: p99", ours["p99_ms"], "ms", "<= 60")
             if args.quick:
+                figures.add(f"{name}: rate", ours["rps"], "req/s", ">= 500", lower_is_better=False)
                 continue
             print(f"  [{load()}]")
             old = old_way(url, script, args.workers, args.seconds)
@@ -410,6 +416,9 @@ def main() -> None:
                 f"non-2xx {old['non_2xx']}"
             )
             print(f"  ratio ours / old: {ours['rps'] / old['rps']:6.1f}x (target >= 50x)")
+            figures.add(f"{name}: rate", ours["rps"], "req/s", ">= 500", "ratio >= 50",
+                        baseline=old["rps"], baseline_what="the old app's way",
+                        lower_is_better=False)  # fmt: skip
             one = single_client(engine, clients)
             print(
                 f"  score() p50 {one['score_p50_ms']:.3f} ms vs bare predict_proba p50 "
@@ -424,6 +433,9 @@ def main() -> None:
                 f"({big['json_mb']:.1f} MB) {big['json_seconds']:.2f} s (target < 5 s); "
                 f"logged {big['logged']:,} rows"
             )
+            figures.add(f"{BATCH_ROWS:,} clients via POST /predict/batch/ (CSV), {model_id}",
+                        big["csv_seconds"], "s", "< 5")  # fmt: skip
+    figures.write(args.json)
     engine.dispose()
 
 

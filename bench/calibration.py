@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchfigures import Figures, add_json_option
 from core import jobs
 from core.data.loader import load_file
 from core.data.status import data_status
@@ -107,6 +108,7 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--sample", type=int, default=0, help="rows (0 = all)")
     parser.add_argument("--models", default="lr,lightgbm,nb")
+    add_json_option(parser)
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     engine = make_engine(url)
@@ -126,6 +128,16 @@ def main() -> int:
         f"leaving out SEX, AGE and MARRIAGE costs {plain['auc'] - left_out['auc']:+.4f} AUC "
         f"({plain['auc']:.4f} -> {left_out['auc']:.4f})"
     )
+    figures = Figures("calibration")
+    figures.add(
+        "AUC without SEX, AGE and MARRIAGE",
+        left_out["auc"],
+        "",
+        baseline=plain["auc"],
+        baseline_what="AUC with them",
+        lower_is_better=False,
+    )
+    figures.write(args.json)
     return 0
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchdb import fresh_database
+from benchfigures import Figures, add_json_option
 from core.data.dataset import parse_csv
 from core.data.loader import find_source, read_source
 from core.ml.experiment import Experiment
@@ -102,7 +103,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=default)
     parser.add_argument("--models", default="gbc,lr")
     parser.add_argument("--requests", type=int, default=2_000)
+    add_json_option(parser)
     args = parser.parse_args()
+    recorded = Figures("reasons")
     frame = parse_csv(read_source(find_source(None, os.environ.get("CREDIT_DATA"))))
     clients = [
         {name: int(row[name]) for name in FEATURES}
@@ -122,7 +125,20 @@ def main() -> None:
         print(f"{model_id} ({method}):")
         for name, value in figures.items():
             print(f"  {name}: {value:.3f}")
+        recorded.add(
+            f"one client scored with reasons, p50, {model_id} ({method})",
+            figures["score_and_reasons_p50_ms"],
+            "ms",
+            baseline=figures["score_p50_ms"],
+            baseline_what="the bare score",
+        )
+        recorded.add(
+            f"reasons for a file, per client, {model_id}",
+            figures["file_reasons_us_per_client"],
+            "us",
+        )
         engine.dispose()
+    recorded.write(args.json)
 
 
 if __name__ == "__main__":

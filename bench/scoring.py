@@ -27,6 +27,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from benchdb import fresh_database
+from benchfigures import Figures, add_json_option
 from core.data.dataset import parse_csv
 from core.db.schema import ModelVersion
 from core.ml.registry import save_version
@@ -79,7 +80,9 @@ def p95(times: list[float]) -> float:
     return float(np.percentile(times, 95))
 
 
-def single_client(engine, version: str, pipeline, clients: list[dict], requests: int) -> None:
+def single_client(
+    engine, version: str, pipeline, clients: list[dict], requests: int, figures: Figures
+) -> None:
     from pycaret.classification import predict_model
 
     slow_requests = max(10, requests // 10)
@@ -106,13 +109,24 @@ def single_client(engine, version: str, pipeline, clients: list[dict], requests:
         f"  ratio predict_model / ours: {p50(direct) / p50(ours):6.1f}x (target >= 30x)   "
         f"seed / ours: {p50(seed) / p50(ours):6.1f}x (target >= 30x)"
     )
+    model = figures_label(engine, version)
+    for baseline, named in (
+        (direct, "predict_model on the same loaded pipeline"),
+        (seed, "the seed: unpickle from the database + predict_model"),
+    ):
+        figures.add(f"one client scored, p50, {model}", p50(ours) * 1000, "ms", "ratio >= 30",
+                    baseline=p50(baseline) * 1000, baseline_what=named)  # fmt: skip
+
+
+def figures_label(engine, version: str) -> str:
+    return f"version {version}, {engine.url.get_backend_name()}"
 
 
 def _ms(times: list[float]) -> tuple[float, float]:
     return p50(times) * 1000, p95(times) * 1000
 
 
-def batch(engine, version: str, frame: pd.DataFrame) -> None:
+def batch(engine, version: str, frame: pd.DataFrame, figures: Figures) -> None:
     repeats = -(-BATCH_ROWS // len(frame))
     big = pd.concat([frame] * repeats, ignore_index=True).iloc[:BATCH_ROWS]
     big[ID] = np.arange(1, len(big) + 1)
@@ -136,6 +150,12 @@ def batch(engine, version: str, frame: pd.DataFrame) -> None:
     print(f"  predict_proba on the validated frame:  {proba_seconds:6.2f} s")
     print(f"  score_file (parse, validate, score):   {file_seconds:6.2f} s  ({rate:,.0f} rows/s)")
     print(f"  score_file + log every row (one txn):  {logged_seconds:6.2f} s  (target < 5 s)")
+    figures.add(
+        f"{BATCH_ROWS:,} clients in a CSV scored and logged, {figures_label(engine, version)}",
+        logged_seconds,
+        "s",
+        "< 5",
+    )
 
 
 def main() -> None:
@@ -146,7 +166,9 @@ def main() -> None:
     parser.add_argument("--csv", default=os.environ.get("CREDIT_DATA", str(DEFAULT_CSV)))
     parser.add_argument("--models", default="lr,dt", help="PyCaret model ids, comma-separated")
     parser.add_argument("--requests", type=int, default=300, help="single-client requests")
+    add_json_option(parser)
     args = parser.parse_args()
+    figures = Figures("scoring")
 
     frame = parse_csv(Path(args.csv).read_bytes())
     model_ids = args.models.split(",")
@@ -161,9 +183,10 @@ def main() -> None:
         version = f"1.{number}"
         register(engine, version, model_id, pipelines[model_id])
         print(f"one client, model {model_id} (version {version}), {backend}:")
-        single_client(engine, version, pipelines[model_id], clients, args.requests)
+        single_client(engine, version, pipelines[model_id], clients, args.requests, figures)
         print(f"{BATCH_ROWS:,} clients in a CSV, model {model_id}, {backend}:")
-        batch(engine, version, frame.drop(columns=[ID]))
+        batch(engine, version, frame.drop(columns=[ID]), figures)
+    figures.write(args.json)
     engine.dispose()
 
 

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from statistics import median
 
+from benchfigures import Figures, add_json_option
 from core import jobs
 from core.data.loader import load_file
 from core.data.status import data_status
@@ -71,7 +72,9 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="pairs of runs per runner; medians are shown"
     )
+    add_json_option(parser)
     args = parser.parse_args()
+    figures = Figures("training")
     url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     redis_url = os.environ.get("BENCH_REDIS_URL")
     engine = make_engine(url)
@@ -115,10 +118,16 @@ def main() -> int:
             f"{runner:<8} {job:7.1f} {compare:10.1f} {ratio:6.2f} {cpu:10.2f} "
             f"{first_row:12.1f} {auc:7.4f}"
         )
+        # job <= 1.1 x compare_models, as a ratio compare_models / job >= 1 / 1.1
+        figures.add(f"training job, {rows:,} rows, {args.folds} folds, {runner} worker", job, "s",
+                    "ratio >= 0.909", baseline=compare, baseline_what="compare_models")  # fmt: skip
+        figures.add(f"first leaderboard row after Train, {runner} worker", first_row, "s", "<= 15")
+        figures.add(f"best CV AUC, {runner} worker", auc, "", ">= 0.78")
     print_models(results)
     if args.repeat > 1:
         print(f"(medians of {args.repeat} pairs of runs)")
     print("targets: ratio <= 1.10, first row <= 15 s on the full data, AUC >= 0.78")
+    figures.write(args.json)
     return 0
 
 

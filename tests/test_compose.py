@@ -25,6 +25,7 @@ DEPENDS = {
     "dashboard": {"db": HEALTHY, "redis": HEALTHY, "init": DONE},
     "api": {"db": HEALTHY, "redis": HEALTHY, "init": DONE},
     "worker": {"db": HEALTHY, "redis": HEALTHY, "init": DONE},
+    "nginx": {"dashboard": HEALTHY},
 }
 COMMANDS = {
     "init": [
@@ -52,6 +53,9 @@ COMMANDS = {
 }
 # Container port and health path of each service that serves HTTP; the others publish nothing.
 SERVES = {"dashboard": (8501, "/_stcore/health"), "api": (8000, "/health")}
+# Container ports published on the host: the dashboard only through nginx, so it can scale.
+PUBLISHED = {"nginx": 8501, "api": 8000}
+NGINX_TEMPLATE = "/etc/nginx/templates/default.conf.template"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|AUTH", re.IGNORECASE)
 # ${NAME}, ${NAME:-default}, ${NAME:?message} and $NAME; $$ is a literal dollar.
 INTERPOLATION = re.compile(
@@ -138,7 +142,8 @@ def service_problems(compose: dict) -> list[str]:
 def healthcheck_problems(compose: dict, image_env: dict[str, str]) -> list[str]:
     services = compose["services"]
     problems = []
-    for name, word in (("db", "pg_isready"), ("redis", "redis-cli ping")):
+    checks = (("db", "pg_isready"), ("redis", "redis-cli ping"), ("nginx", "/_stcore/health"))
+    for name, word in checks:
         test = services[name].get("healthcheck", {}).get("test", [])
         if word not in " ".join(test if isinstance(test, list) else [test]):
             problems.append(f"{name}: healthcheck does not run {word}")
@@ -188,11 +193,45 @@ def port_problems(compose: dict) -> list[str]:
     problems = []
     for name, service in compose["services"].items():
         published = [str(port).rsplit(":", 1)[-1] for port in service.get("ports", [])]
-        expected = [str(SERVES[name][0])] if name in SERVES else []
+        expected = [str(PUBLISHED[name])] if name in PUBLISHED else []
         if published != expected:
             problems.append(f"{name}: publishes container ports {published}, expected {expected}")
-    if "container_name" in compose["services"]["worker"]:
-        problems.append("worker: a container_name stops `--scale worker=N`")
+    for name in ("worker", "dashboard"):
+        if "container_name" in compose["services"][name]:
+            problems.append(f"{name}: a container_name stops `--scale {name}=N`")
+    return problems
+
+
+def scaling_problems(compose: dict, nginx_conf: str) -> list[str]:
+    """Several dashboards behind nginx: the dashboard exposes its port to nginx only, nginx
+    reads the config from this folder and keeps each browser on one dashboard (sticky by a
+    cookie or by address), passes websockets on and lets the largest scoring file through."""
+    services = compose["services"]
+    problems = []
+    if [str(port) for port in services["dashboard"].get("expose", [])] != ["8501"]:
+        problems.append("dashboard: does not expose 8501 to nginx")
+    nginx = services.get("nginx", {})
+    mounts = [str(volume).split(":") for volume in nginx.get("volumes", [])]
+    if not any(m[0].startswith("./deploy/nginx/") and m[1] == NGINX_TEMPLATE for m in mounts):
+        problems.append(f"nginx: deploy/nginx/ is not mounted at {NGINX_TEMPLATE}")
+    if environment(nginx).get("NGINX_UPLOAD_MB") != "${SCORING_UPLOAD_MB:-200}":
+        problems.append("nginx: NGINX_UPLOAD_MB is not SCORING_UPLOAD_MB")
+    conf = " ".join(line.split("#")[0] for line in nginx_conf.splitlines())
+    upstream = re.search(r"upstream\s+(\w+)\s*\{([^}]*)\}", conf)
+    if not upstream or not re.search(r"\bserver\s+dashboard:8501\b", upstream.group(2)):
+        problems.append("nginx.conf: no upstream of dashboard:8501")
+    elif not re.search(r"\b(ip_hash|hash\s+\$\w+\s+consistent)\s*;", upstream.group(2)):
+        problems.append("nginx.conf: the upstream is not sticky (ip_hash or a consistent hash)")
+    elif f"proxy_pass http://{upstream.group(1)};" not in conf:
+        problems.append("nginx.conf: does not proxy_pass to the upstream")
+    sticky_by_cookie = re.search(r"map\s+\$cookie_(\w+)", conf)
+    if sticky_by_cookie and f'Set-Cookie "{sticky_by_cookie.group(1)}=' not in conf:
+        problems.append("nginx.conf: hashes on a cookie it never sets")
+    for header in ("Upgrade $http_upgrade", "Connection $connection_upgrade"):
+        if f"proxy_set_header {header};" not in conf:
+            problems.append(f"nginx.conf: no proxy_set_header {header} (websockets)")
+    if "client_max_body_size ${NGINX_UPLOAD_MB}m;" not in conf:
+        problems.append("nginx.conf: client_max_body_size is not NGINX_UPLOAD_MB")
     return problems
 
 
@@ -304,6 +343,7 @@ COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 ENV_EXAMPLE = (ROOT / ".env.example").read_text()
 DOCKERIGNORE = (ROOT / ".dockerignore").read_text()
+NGINX_CONF = (ROOT / "deploy" / "nginx" / "dashboard.conf.template").read_text()
 GITIGNORE = (ROOT / ".gitignore").read_text()
 
 
@@ -328,8 +368,12 @@ def test_each_service_runs_its_command(compose):
     assert command_problems(compose) == []
 
 
-def test_only_the_dashboard_and_the_api_publish_ports(compose):
+def test_only_nginx_and_the_api_publish_ports(compose):
     assert port_problems(compose) == []
+
+
+def test_the_dashboard_scales_behind_nginx_with_sticky_sessions(compose):
+    assert scaling_problems(compose, NGINX_CONF) == []
 
 
 def test_no_secret_is_written_in_the_compose_file(compose):
@@ -402,6 +446,37 @@ BROKEN_COMPOSE = [
         lambda c: services(c)["worker"].update(container_name="worker"),
     ),
     (
+        "dashboard on a fixed host port",
+        port_problems,
+        lambda c: services(c)["dashboard"].update(ports=["8501:8501"]),
+    ),
+    (
+        "dashboard cannot scale",
+        port_problems,
+        lambda c: services(c)["dashboard"].update(container_name="dashboard"),
+    ),
+    (
+        "nginx starts before the dashboards answer",
+        depends_problems,
+        lambda c: services(c)["nginx"]["depends_on"]["dashboard"].update(condition="x"),
+    ),
+    ("nginx unchecked", healthcheck_problems, lambda c: services(c)["nginx"].pop("healthcheck")),
+    (
+        "dashboard hidden from nginx",
+        lambda c: scaling_problems(c, NGINX_CONF),
+        lambda c: services(c)["dashboard"].pop("expose"),
+    ),
+    (
+        "nginx without its config",
+        lambda c: scaling_problems(c, NGINX_CONF),
+        lambda c: services(c)["nginx"].pop("volumes"),
+    ),
+    (
+        "nginx with another upload limit",
+        lambda c: scaling_problems(c, NGINX_CONF),
+        lambda c: services(c)["nginx"]["environment"].update(NGINX_UPLOAD_MB="1"),
+    ),
+    (
         "literal password",
         secret_problems,
         lambda c: services(c)["db"]["environment"].update(POSTGRES_PASSWORD="credit"),
@@ -442,7 +517,31 @@ def test_a_broken_compose_file_is_caught(compose, check, breakage):
         assert check(broken_compose)
 
 
+def nginx_broken(old: str, new: str) -> list[str]:
+    return scaling_problems(load_compose(COMPOSE_TEXT), broken(NGINX_CONF, old, new))
+
+
 BROKEN_FILES = [
+    (
+        "nginx spreads requests round robin",
+        lambda: nginx_broken("hash $dashboard_affinity consistent;", ""),
+    ),
+    (
+        "nginx drops the websocket upgrade",
+        lambda: nginx_broken("proxy_set_header Upgrade $http_upgrade;", ""),
+    ),
+    (
+        "nginx proxies to one fixed dashboard",
+        lambda: nginx_broken("server dashboard:8501", "server 10.0.0.7:8501"),
+    ),
+    (
+        "nginx hashes on a cookie it never sets",
+        lambda: nginx_broken("add_header Set-Cookie", "# add_header Set-Cookie"),
+    ),
+    (
+        "nginx refuses large scoring files",
+        lambda: nginx_broken("client_max_body_size ${NGINX_UPLOAD_MB}m;", ""),
+    ),
     (
         "a new variable .env.example does not name",
         lambda: env_example_problems(COMPOSE_TEXT + "\n# ${NEW_SETTING:-1}\n", ENV_EXAMPLE),
