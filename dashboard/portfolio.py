@@ -12,6 +12,8 @@ from core import jobs, portfolio
 from core.auth import AccessDenied
 from core.db.engine import DatabaseError
 from core.explore.filters import Filters
+from core.serving.decisions import EXPOSURES, Costs
+from core.serving.policy import costs_for
 from core.serving.reasons import texts_of
 from dashboard.access import current, needs, verified
 from dashboard.charts import portfolio as figures
@@ -97,7 +99,7 @@ def section(version: str, threshold: float) -> None:
     st.caption(
         "Score every client in the database with the chosen model version as a background "
         "job; the results are stored per run: the distribution of probabilities, the "
-        "expected loss (probability × loss given default × credit limit), clients per "
+        "expected loss (probability × loss given default × exposure), clients per "
         "decision, and who would now be declined or approved against the previous "
         "champion's run."
     )
@@ -108,13 +110,24 @@ def section(version: str, threshold: float) -> None:
 
 def start_form(runner, version: str, threshold: float) -> None:
     filters: Filters = st.session_state.get(SAVED) or Filters()
-    st.number_input(
-        "Loss given default (share of the credit limit lost when a client defaults)",
+    costs = policy_costs(version)
+    left, right = st.columns(2)
+    left.number_input(
+        "Loss given default (share of the exposure lost when a client defaults)",
         min_value=0.0,
         max_value=1.0,
-        value=portfolio.DEFAULT_LGD,
+        value=costs.lgd,
         step=0.05,
         key="portfolio_lgd",
+        help="Defaults to the costs the version's policy threshold was chosen under "
+        "(Decisions page), else 45%.",
+    )
+    right.selectbox(
+        "Exposure at default",
+        list(EXPOSURES),
+        index=list(EXPOSURES).index(costs.exposure),
+        format_func=EXPOSURES.get,
+        key="portfolio_exposure",
     )
     st.checkbox(
         f"Only the clients matching the explore filters ({filters.describe()})",
@@ -138,10 +151,19 @@ def start_form(runner, version: str, threshold: float) -> None:
         st.error(f"The run was not started: {problem}")
 
 
+def policy_costs(version: str) -> Costs:
+    """The costs the version's policy threshold was chosen under, else the defaults."""
+    try:
+        return costs_for(engine(), version)
+    except DatabaseError:
+        return Costs()
+
+
 def start(runner, version: str, threshold: float) -> None:
     """The start button's callback; LGD and the filters are read as they are now (a value
     bound at the last rerun could be older than the one on screen)."""
     lgd = st.session_state.get("portfolio_lgd", portfolio.DEFAULT_LGD)
+    exposure = st.session_state.get("portfolio_exposure")
     only = st.session_state.get("portfolio_filtered", False)
     filters = (st.session_state.get(SAVED) or Filters()) if only else Filters()
     try:
@@ -152,6 +174,7 @@ def start(runner, version: str, threshold: float) -> None:
             filters=filters,
             threshold=threshold,
             lgd=lgd,
+            exposure=exposure,
             actor=verified(),
         )
         st.session_state["portfolio_run"] = run_id
@@ -200,7 +223,11 @@ def summary_view(run: portfolio.Run) -> None:
     st.subheader(f"Run {run.id}: version {run.version}, {run.filters_text}")
     total, loss, declined = st.columns(3)
     total.metric("Clients scored", f"{summary['clients']:,}")
-    loss.metric("Expected loss", money(summary["expected_loss"]), help=f"LGD {run.lgd:.0%}")
+    loss.metric(
+        "Expected loss",
+        money(summary["expected_loss"]),
+        help=f"LGD {run.lgd:.0%} of the {EXPOSURES[run.exposure]}",
+    )
     declined.metric("Declined", f"{summary['decisions']['decline']:,}")
     st.plotly_chart(
         figures.distribution(summary["histogram"], run.threshold), key="portfolio_distribution"

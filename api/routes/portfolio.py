@@ -2,7 +2,7 @@
 follow it, read its summary."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,8 +32,21 @@ class PortfolioIn(BaseModel):
         },
     )
     version: VersionText | None = Field(None, description="default: the champion")
-    threshold: float = Field(DEFAULT_THRESHOLD, description="decline from this probability")
-    lgd: float = Field(portfolio.DEFAULT_LGD, description="loss given default, a share 0..1")
+    threshold: float | None = Field(
+        None,
+        description="decline from this probability; default: the version's policy threshold, "
+        f"else {DEFAULT_THRESHOLD}",
+    )
+    lgd: float | None = Field(
+        None,
+        description="loss given default, a share 0..1; default: the LGD the version's policy "
+        f"threshold was chosen under, else {portfolio.DEFAULT_LGD}",
+    )
+    exposure: Literal["limit", "bill"] | None = Field(
+        None,
+        description="exposure at default: the credit limit or the latest bill; default: the "
+        "version's policy's, else limit",
+    )
     filters: dict[ShortText, ShortText] = Field(
         default_factory=dict,
         max_length=20,
@@ -51,6 +64,7 @@ class RunOut(BaseModel):
     champion: bool
     threshold: float
     lgd: float
+    exposure: str
     filters: dict[str, str]
     clients: str
     parts: int
@@ -82,6 +96,7 @@ def run_out(run: portfolio.Run) -> RunOut:
         champion=run.champion,
         threshold=run.threshold,
         lgd=run.lgd,
+        exposure=run.exposure,
         filters=run.filters,
         clients=run.filters_text,
         parts=len(run.parts),
@@ -127,7 +142,7 @@ def start_run(
         problems = [problem.replace(" was ignored:", ":") for problem in ignored]
         raise Problem(422, "; ".join(f"filters: {problem}" for problem in problems))
     try:
-        portfolio.check_inputs(body.threshold, body.lgd)
+        portfolio.check_inputs(body.threshold, body.lgd, body.exposure)
     except portfolio.PortfolioError as exc:
         raise Problem(422, str(exc)) from None
     try:
@@ -138,6 +153,7 @@ def start_run(
             filters=filters,
             threshold=body.threshold,
             lgd=body.lgd,
+            exposure=body.exposure,
             actor=actor,
         )
     except portfolio.PortfolioError as exc:

@@ -464,6 +464,8 @@ class PortfolioRun(Base):
     champion: Mapped[bool] = mapped_column(Boolean)
     threshold: Mapped[float] = mapped_column(Float)
     lgd: Mapped[float] = mapped_column(Float)
+    # The exposure basis of the expected loss: "limit" (credit limit) or "bill" (latest bill).
+    exposure: Mapped[str] = mapped_column(String(12), server_default="limit")
     filters: Mapped[dict] = mapped_column(JSON)
     parts: Mapped[list] = mapped_column(JSON)
     parts_done: Mapped[int] = mapped_column(Integer)

@@ -4,7 +4,6 @@ the listening workers, or the local worker), stored per run with its summary. Pa
 API and the CLI call what is re-exported here."""
 
 from core.portfolio.store import (
-    DEFAULT_LGD,
     PortfolioError,
     Run,
     check_inputs,
@@ -15,6 +14,7 @@ from core.portfolio.store import (
     run_scores,
     submit,
 )
+from core.serving.decisions import DEFAULT_LGD
 
 __all__ = [
     "DEFAULT_LGD",

@@ -22,16 +22,15 @@ from core.db.schema import Client, ModelVersion, PortfolioRun, PortfolioScore
 from core.explore.filters import Filters, from_query
 from core.jobs.store import STALE_SECONDS, JobError, _aware, now
 from core.ml.registry import VersionError, default_version, format_version
-from core.serving.scoring import DEFAULT_THRESHOLD, NoModelError
+from core.serving.decisions import EXPOSURES
+from core.serving.policy import costs_for, threshold_for
+from core.serving.scoring import NoModelError
 
 log = logging.getLogger(__name__)
 
 RUNS = PortfolioRun.__table__
 SCORES = PortfolioScore.__table__
 ACTIVE = ("queued", "running")
-# Loss given default: the share of the exposure lost when a client defaults (Basel's
-# foundation figure for senior unsecured claims).
-DEFAULT_LGD = 0.45
 # A part (one worker's id range) holds at least this many clients.
 MIN_PART_CLIENTS = 500
 
@@ -50,6 +49,7 @@ class Run:
     champion: bool
     threshold: float
     lgd: float
+    exposure: str
     filters: dict[str, str]
     parts: list[list[int]]
     parts_done: int
@@ -88,13 +88,16 @@ class Run:
         return max(0.0, (end - self.started_at).total_seconds())
 
 
-def check_inputs(threshold: float, lgd: float) -> None:
-    """PortfolioError naming the input unless the threshold and the LGD are in 0..1."""
+def check_inputs(threshold: float | None, lgd: float | None, exposure: str | None = None) -> None:
+    """PortfolioError naming the input unless the threshold and the LGD are in 0..1 and the
+    exposure basis is known (None: not given, the version's policy decides)."""
     problems = []
-    if not 0 <= threshold <= 1:
+    if threshold is not None and not 0 <= threshold <= 1:
         problems.append(f"threshold {threshold} is outside 0..1")
-    if not 0 <= lgd <= 1:
+    if lgd is not None and not 0 <= lgd <= 1:
         problems.append(f"loss given default (lgd) {lgd} is outside 0..1 (a share: 0.45 is 45%)")
+    if exposure is not None and exposure not in EXPOSURES:
+        problems.append(f"exposure {exposure!r} is not one of {', '.join(EXPOSURES)}")
     if problems:
         raise PortfolioError("; ".join(problems))
 
@@ -105,27 +108,35 @@ def submit(
     *,
     version: str | None = None,
     filters: Filters | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
-    lgd: float = DEFAULT_LGD,
+    threshold: float | None = None,
+    lgd: float | None = None,
+    exposure: str | None = None,
     actor: Actor = SYSTEM,
 ) -> int:
     """Queue a scoring of every client matching `filters` (all by default) with `version`
     (default: the champion, else the newest); returns the run id.
 
-    Expected loss per client is probability x `lgd` x credit limit; a client is declined
-    when the probability reaches `threshold`. The clients are split into one id range per
-    worker `runner` has (runner.workers(engine); the local runner has one), each handed to
-    the runner as its own task. AccessDenied when `actor` may not score; PortfolioError for
+    Expected loss per client is probability x `lgd` x exposure (`exposure`: "limit", the
+    credit limit, or "bill", the latest bill); a client is declined when the probability
+    reaches `threshold`. What is not given comes from the version's policy threshold and the
+    costs it was chosen under (core.serving.policy), else the defaults (0.5, 45%, limit).
+    The clients are split into one id range per worker `runner` has
+    (runner.workers(engine); the local runner has one), each handed to the runner as its
+    own task. AccessDenied when `actor` may not score; PortfolioError for
     bad inputs, an unknown version or no matching client (nothing is written). Raises
     JobError when the runner could not take the run (it is marked failed).
     """
     require(actor, "score")
-    check_inputs(threshold, lgd)
+    check_inputs(threshold, lgd, exposure)
     filters = filters or Filters()
     try:
         version = _version(engine, version)
     except (VersionError, NoModelError) as exc:
         raise PortfolioError(str(exc)) from None
+    threshold = threshold_for(engine, version, threshold).value
+    costs = costs_for(engine, version)
+    lgd = costs.lgd if lgd is None else lgd
+    exposure = costs.exposure if exposure is None else exposure
     where = filters.where(Client.__table__)
     with connect(engine, write=True) as connection:
         total = connection.scalar(select(func.count()).select_from(Client).where(where))
@@ -142,6 +153,7 @@ def submit(
                 champion=bool(champion),
                 threshold=threshold,
                 lgd=lgd,
+                exposure=exposure,
                 filters=filters.to_query(),
                 parts=parts,
                 parts_done=0,

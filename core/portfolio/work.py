@@ -40,6 +40,7 @@ TASK = "core.portfolio.work.run_part"
 BINS = 20
 CHANGES_LISTED = 100
 LIMIT_COLUMN = FEATURES.index("LIMIT_BAL")
+BILL_COLUMN = FEATURES.index("BILL_AMT1")
 
 
 def run_part(run_id: int, part: int) -> str:
@@ -188,10 +189,17 @@ def _scores(run: Run, model, ids, values, probabilities) -> pd.DataFrame:
             "client_id": ids,
             "probability": probabilities,
             "label": declined,
-            "expected_loss": probabilities * run.lgd * values[:, LIMIT_COLUMN],
+            "expected_loss": probabilities * run.lgd * _exposure(run, values),
             "reasons": reasons,
         }
     )
+
+
+def _exposure(run: Run, values: np.ndarray) -> np.ndarray:
+    """Each client's exposure at default on the run's basis (core.serving.decisions)."""
+    if run.exposure == "limit":
+        return values[:, LIMIT_COLUMN]
+    return np.maximum(values[:, BILL_COLUMN], 0.0)
 
 
 def _add_done(connection, run_id: int, count: int) -> None:

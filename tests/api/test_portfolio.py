@@ -41,6 +41,7 @@ def test_bad_inputs_are_refused_naming_the_field(api, engine):
         ({"filters": {"age": "old"}}, 422, "filters: age='old': age: 'old' is not a range"),
         ({"version": "9.0"}, 404, "no model version 9.0"),
         ({"colour": "red"}, 422, "colour"),
+        ({"exposure": "salary"}, 422, "exposure"),
     ]
     for body, status, detail in cases:
         response = api.post("/portfolio/runs", json=body)

@@ -21,6 +21,8 @@ from core.db.schema import Client, PortfolioScore
 from core.explore.filters import Filters
 from core.jobs.rq import PORTFOLIO_TASK
 from core.ml.registry import set_champion
+from core.serving.decisions import Costs
+from core.serving.policy import save_policy
 from core.serving.reasons import reasons_of
 from core.serving.scoring import explain, score_frame
 from core.vocabulary import FEATURES, ID
@@ -144,6 +146,25 @@ def test_filters_restrict_the_run_to_matching_clients(loaded, real_redis):
     assert run.summary["expected_loss"] == pytest.approx(expected["expected_loss"], rel=1e-9)
 
 
+def test_without_threshold_and_costs_a_run_takes_the_versions_policy(loaded, real_redis):
+    save_policy(loaded, "1.0", 0.3, Costs(lgd=0.6, exposure="bill", margin=0.05))
+    runner = rq_runner(loaded, real_redis)
+    run_id = portfolio.submit(loaded, runner)
+    run_rq_burst(runner)
+    run = portfolio.get_run(loaded, run_id)
+    assert run.state == "finished", run.error
+    assert (run.threshold, run.lgd, run.exposure) == (0.3, 0.6, "bill")
+    scores = portfolio.run_scores(loaded, run_id)
+    assert (scores["label"] == (scores["probability"] >= 0.3)).all()
+    bills = _read(loaded, scores["client_id"].tolist()).set_index(ID)["BILL_AMT1"].clip(lower=0)
+    expected = (scores["probability"] * 0.6 * bills.loc[scores["client_id"]].to_numpy()).sum()
+    assert run.summary["expected_loss"] == pytest.approx(float(expected), rel=1e-9)
+
+    given = portfolio.submit(loaded, runner, threshold=0.7, lgd=0.2, exposure="limit")
+    run = portfolio.get_run(loaded, given)
+    assert (run.threshold, run.lgd, run.exposure) == (0.7, 0.2, "limit")
+
+
 def test_the_local_worker_process_runs_it_too(loaded):
     try:
         run_id = portfolio.submit(loaded, LOCAL)
@@ -254,6 +275,8 @@ def test_viewers_may_not_start_a_run_and_bad_inputs_are_named(loaded, real_redis
         portfolio.submit(loaded, runner, lgd=1.5)
     with pytest.raises(portfolio.PortfolioError, match="threshold -0.1"):
         portfolio.submit(loaded, runner, threshold=-0.1)
+    with pytest.raises(portfolio.PortfolioError, match="exposure 'salary' is not one of limit"):
+        portfolio.submit(loaded, runner, exposure="salary")
     with pytest.raises(portfolio.PortfolioError, match="no model version 9.0"):
         portfolio.submit(loaded, runner, version="9.0")
     with pytest.raises(portfolio.PortfolioError, match="no client matches"):

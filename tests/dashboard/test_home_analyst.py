@@ -203,9 +203,10 @@ def test_run_state_lines_by_state():
     moment = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
     values = dict(
         id=7, state="queued", version="1.2", champion=True, threshold=0.5, lgd=0.45,
-        filters={}, parts=[[1, 800]], parts_done=0, clients_total=24_000, clients_done=0,
-        runner="rq", submitted_by="ann", worker=None, heartbeat_at=None, submitted_at=moment,
-        started_at=None, finished_at=None, error=None, summary=None,
+        exposure="limit", filters={}, parts=[[1, 800]], parts_done=0,
+        clients_total=24_000, clients_done=0, runner="rq", submitted_by="ann",
+        worker=None, heartbeat_at=None, submitted_at=moment, started_at=None,
+        finished_at=None, error=None, summary=None,
     )  # fmt: skip
     queued = portfolio.Run(**values)
     assert run_state_lines(queued) == [
