@@ -232,7 +232,12 @@ def summary_view(run: portfolio.Run) -> None:
     st.plotly_chart(
         figures.distribution(summary["histogram"], run.threshold), key="portfolio_distribution"
     )
-    st.dataframe(decisions_table(summary), hide_index=True, key="portfolio_decisions")
+    st.dataframe(
+        decisions_table(summary),
+        hide_index=True,
+        key="portfolio_decisions",
+        column_config={"Clients": st.column_config.NumberColumn(format="localized")},
+    )
     reasons_view(summary)
     changes = summary["changes"]
     st.markdown(changes_text(changes))

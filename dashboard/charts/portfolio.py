@@ -53,7 +53,7 @@ def reasons(counted: dict, declined: int) -> go.Figure:
                 orientation="h",
                 name=name,
                 marker_color=colour,
-                text=[f"{v:,} ({v / declined:.0%})" if declined else f"{v:,}" for v in values],
+                text=[f"{v:,} ({v / declined:.0%})" if v else "" for v in values],
                 textposition="outside",
                 cliponaxis=False,
                 hovertemplate="%{y}: %{x:,} declined clients<extra>" + name + "</extra>",
