@@ -18,7 +18,7 @@ from core.overview import ChampionCard, Portfolio, PortfolioRuns
 from core.portfolio import Run
 from core.serving.stability import MIN_SCORES, Index
 from dashboard.access import PAGES
-from dashboard.portfolio import changes_text, money
+from dashboard.portfolio import changes_text, money, top_reason_text
 from dashboard.stability_panel import verdict_text
 
 PAGE_FILES = Path(__file__).resolve().parent.parent / "pages"
@@ -181,6 +181,7 @@ def finished_run_lines(run: Run) -> list[str]:
     return [
         f"**Run {run.id}: version {run.version}{role}**, {run.filters_text}, ended "
         f"{when(run.finished_at)}, at threshold {run.threshold:.2f}",
+        *filter(None, [top_reason_text(run.summary)]),
         changes_text(run.summary["changes"]),
     ]
 
@@ -211,4 +212,5 @@ def finished_run_figures(run: Run) -> None:
     clients.metric("Clients scored", f"{summary['clients']:,}")
     loss.metric("Expected loss", money(summary["expected_loss"]), help=f"LGD {run.lgd:.0%}")
     declined.metric("Clients declined", f"{summary['decisions']['decline']:,}")
-    st.markdown(lines[1])
+    for line in lines[1:]:
+        st.markdown(line)

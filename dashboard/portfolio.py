@@ -89,6 +89,20 @@ def changes_table(changes: dict, way: str) -> pd.DataFrame:
     )
 
 
+def top_reason_text(summary: dict) -> str | None:
+    """The most common first reason of the declined clients, in a sentence (None when the
+    run stored no reasons or declined nobody)."""
+    first = (summary.get("reasons") or {}).get("first") or {}
+    declined = summary["decisions"]["decline"]
+    if not first or not declined:
+        return None
+    code = max(first, key=lambda found: (first[found], found))
+    return (
+        f"Declined clients' most common first reason: **{texts_of(code)[0]}** "
+        f"({first[code]:,} of {declined:,}, {first[code] / declined:.0%})."
+    )
+
+
 def reasons_text(row: dict) -> str:
     """A listed client's reasons in words, "; "-separated ("—" when none were stored)."""
     return "; ".join(texts_of(row.get("reasons"))) or "—"
@@ -232,6 +246,8 @@ def summary_view(run: portfolio.Run) -> None:
     st.plotly_chart(
         figures.distribution(summary["histogram"], run.threshold), key="portfolio_distribution"
     )
+    if top := top_reason_text(summary):
+        st.markdown(top)
     st.dataframe(
         decisions_table(summary),
         hide_index=True,

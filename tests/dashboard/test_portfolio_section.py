@@ -92,6 +92,16 @@ def test_the_helpers_format_money_decisions_and_changes():
     ]  # fmt: skip
 
 
+def test_the_most_common_first_reason_is_said_in_words():
+    summary = {"decisions": {"approve": 60, "decline": 40},
+               "reasons": {"first": {"late_payments": 30, "low_limit": 10}, "any": {}}}  # fmt: skip
+    assert section.top_reason_text(summary) == (
+        "Declined clients' most common first reason: **recent late payments** (30 of 40, 75%)."
+    )
+    assert section.top_reason_text({**summary, "reasons": None}) is None  # an older run
+    assert section.top_reason_text({**summary, "decisions": {"decline": 0}}) is None
+
+
 def test_the_reasons_chart_counts_declined_clients_by_reason():
     counted = {"first": {"late_payments": 30, "low_limit": 10},
                "any": {"late_payments": 35, "low_limit": 25, "high_balances": 5}}  # fmt: skip
