@@ -2,8 +2,9 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from core.vocabulary import FEATURES
+from core.vocabulary import FEATURES, ID
 from dashboard.charts.scoring import (
     DOWN,
     UP,
@@ -14,6 +15,7 @@ from dashboard.charts.scoring import (
     signed_points,
 )
 from dashboard.score_form import form_features, months_table
+from dashboard.scored_table import results_columns, results_table
 
 CLIENT = dict(zip(FEATURES, range(1, 24), strict=True))
 
@@ -96,3 +98,25 @@ def test_blank_cells_become_missing_values():
     features = form_features({}, table)
     assert features["BILL_AMT3"] is None and features["SEX"] is None
     assert isinstance(features["BILL_AMT1"], float | int)
+
+
+def test_scored_results_put_the_key_columns_first_in_words():
+    results = pd.DataFrame({ID: [7, 8], **{name: [1, 2] for name in FEATURES}})
+    results = results.assign(
+        PAY_1=[2, -1], probability=[0.4567, 0.05], label=[1, 0],
+        reason_1=["late in Sep 2005 (+4.2 pts)", None], reason_2=["", None],
+    )  # fmt: skip
+    table = results_table(results, [12345.6, 0.0])
+    assert list(table.columns[:6]) == [
+        "Client", "Probability of default", "Decision", "Expected loss (NT$)", "Main reason",
+        "Reason 2",
+    ]  # fmt: skip
+    assert table.iloc[0, :5].tolist() == [7, pytest.approx(45.67), "Decline", 12345.6,
+                                          "late in Sep 2005 (+4.2 pts)"]  # fmt: skip
+    assert table.iloc[1, 2:6].tolist() == ["Approve", 0.0, "—", "—"]
+    assert table["Status Sep 2005"].tolist() == ["2 months late", "paid duly"]
+    assert table["Sex"].tolist() == ["male", "female"] and "Defaulted (in the file)" not in table
+    assert "Defaulted (in the file)" in results_table(results.assign(default=[1, 0]), [0, 0])
+    config = results_columns(0.5)
+    assert config["Probability of default"]["type_config"]["format"] == "%.1f%%"
+    assert config["Bill Sep 2005"]["type_config"]["format"] == "NT$ %,d"
