@@ -28,7 +28,7 @@ from core.serving.scoring import (
     score,
 )
 from core.settings import SettingsError
-from core.vocabulary import LABELS, STATUS_LABELS
+from core.vocabulary import LABELS, ONE_MONTH_LATE_NOTE, STATUS_LABELS
 from dashboard import decisions, scored_table
 from dashboard.access import current, needs, show_refusal
 from dashboard.charts import scoring as figures
@@ -206,7 +206,7 @@ def months_columns() -> dict:
             options=list(STATUS_LABELS),
             format_func=STATUS_LABELS.get,
             required=True,
-            help=DESCRIPTIONS["PAY_1"].split(" in ")[0],
+            help=f"{DESCRIPTIONS['PAY_1'].split(' in ')[0]}. {ONE_MONTH_LATE_NOTE}",
         ),
         "Bill": st.column_config.NumberColumn(
             "Bill (NT$)",
