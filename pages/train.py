@@ -225,12 +225,11 @@ def show_job(job: jobs.Job) -> None:
     icon = STATE_ICONS.get(job.state, "")
     st.subheader(f"{icon} Job for version {job.version}: {job.state}")
     done, total = job.models_done, job.models_total
-    state, progress, now, elapsed = st.columns(4)
+    state, progress, elapsed = st.columns(3)
     state.metric("State", job.state)
     progress.metric("Models done", f"{done} of {total}")
-    now.metric("Now", training.step(job))
     elapsed.metric("Elapsed", training.duration(job.seconds))
-    if job.active:
+    if job.active:  # the step in the bar's text, where a long model name has room
         text = f"{training.step(job)}: {done} of {total} models done"
         st.progress(done / total if total else 0.0, text=text)
         if job.cancel_requested:

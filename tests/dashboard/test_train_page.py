@@ -31,6 +31,11 @@ def job_history(app):
     return next(d.value for d in app.dataframe if "Job" in d.value.columns)
 
 
+def progress_text(app) -> str:
+    """The text of the job's progress bar."""
+    return app.get("progress")[0].proto.text
+
+
 def test_without_data_the_page_says_to_load_it(dashboard, tmp_path):
     app = dashboard(PAGE, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
     assert not app.exception
@@ -209,9 +214,9 @@ def test_the_history_agrees_with_the_panel_and_no_model_is_named_while_preparing
         wait_for(engine, job_id, lambda job: job.stage == "preparing")
         app = dashboard(PAGE, DATABASE_URL=small_sqlite, REDIS_URL=redis_url)
         assert not app.exception
-        shown = metrics(app)
-        assert shown["State"] == "running" and shown["Now"] == "Preparing the data"
-        assert "Naive Bayes" not in texts(app.metric)
+        assert metrics(app)["State"] == "running"
+        assert progress_text(app) == "Preparing the data: 0 of 1 models done"
+        assert "Naive Bayes" not in texts(app.metric) + progress_text(app)
         history = job_history(app)
         assert list(history["State"]) == ["running: preparing the data"]
     finally:
