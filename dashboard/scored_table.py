@@ -64,7 +64,7 @@ def results_columns(threshold: float) -> dict:
             help=f"Decline when the probability is at or above {threshold:.2f}"
         ),
         LOSS: st.column_config.NumberColumn(
-            format="NT$ %,d", help="Probability × loss given default × exposure"
+            format="%,d", help="Probability × loss given default × exposure"
         ),
         **{TITLES[name]: money for name in MONEY},
         TITLES["AGE"]: st.column_config.NumberColumn(format="%d"),

@@ -23,7 +23,7 @@ def pair_name(month) -> str:
 
 def month_columns() -> dict:
     """The monthly numbers' formats: NT$ and counts with thousands separators, shares in %."""
-    money = st.column_config.NumberColumn(format="NT$ %,d")
+    money = st.column_config.NumberColumn(format="%,d")  # the headers say NT$
     return {
         "Month": st.column_config.TextColumn(pinned=True),
         "Clients": st.column_config.NumberColumn(format="%,d"),

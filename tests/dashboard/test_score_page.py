@@ -197,7 +197,7 @@ def test_a_file_is_scored_shown_and_offered_for_download(dashboard, scoring_sqli
         for name, column in json.loads(app.dataframe[-1].proto.columns).items()
     }
     assert formats["Probability of default"] == "%.1f%%"
-    assert formats["Expected loss (NT$)"] == "NT$ %,d"
+    assert formats["Expected loss (NT$)"] == "%,d" and formats["Credit limit"] == "NT$ %,d"
     log = recent_scores(engine)
     assert len(log) == before + 200 and set(log["source"].iloc[-200:]) == {"batch"}
 
