@@ -94,12 +94,35 @@ def get_store(url: str | None):
 
 
 def describe(store) -> str:
+    """The store in words, never with its password: "Redis at 10.0.0.5:6379 (database 2)"."""
     if isinstance(store, MemoryStore):
         return "in-process cache (REDIS_URL not set)"
     kwargs = store.connection_pool.connection_kwargs
+    database = f"database {kwargs.get('db', 0)}"
     if "path" in kwargs:
-        return f"redis unix://{kwargs['path']}"
-    return f"redis://{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('db', 0)}"
+        return f"Redis at socket {kwargs['path']} ({database})"
+    return f"Redis at {kwargs.get('host')}:{kwargs.get('port')} ({database})"
+
+
+def redis_reason(exc: BaseException) -> str:
+    """Why Redis failed, in words: what a refused, timed-out or unauthorised connection
+    means, else the first line of the error."""
+    text = str(exc).strip()
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused: is Redis running?"
+    if "timeout" in lowered or "timed out" in lowered:
+        return "no answer in time"
+    if "auth" in lowered or "wrongpass" in lowered or "password" in lowered:
+        return "the password in REDIS_URL was refused"
+    if "name or service not known" in lowered or "nodename" in lowered:
+        return "unknown host name"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def unavailable(store, exc: BaseException) -> str:
+    """ "Redis at host:port (database n) is unavailable: why", for a status line."""
+    return f"{describe(store)} is unavailable: {redis_reason(exc)}"
 
 
 def redis_status(store) -> tuple[bool, str]:
@@ -108,7 +131,7 @@ def redis_status(store) -> tuple[bool, str]:
         store.ping()
         return True, f"{describe(store)} answers"
     except REDIS_ERRORS as exc:
-        return False, f"{describe(store)} is unavailable: {exc}"
+        return False, unavailable(store, exc)
 
 
 @dataclass(frozen=True)
@@ -122,7 +145,7 @@ def count_visit(store) -> Count:
     try:
         return Count(int(store.incr(HITS_KEY)))
     except REDIS_ERRORS as exc:
-        return Count(None, f"{describe(store)} is unavailable: {exc}")
+        return Count(None, unavailable(store, exc))
 
 
 class QueryCache:
@@ -195,7 +218,7 @@ class QueryCache:
 
     def _failed(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + self.retry_after
-        self.error = f"cache off: {describe(self.store)} is unavailable ({exc})"
+        self.error = f"cache off: {unavailable(self.store, exc)}"
         log.warning(self.error)
 
 

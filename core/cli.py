@@ -17,9 +17,9 @@ from core.cache import describe, get_store
 from core.data.dataset import DataError, validate_frame
 from core.data.loader import SourceError, find_source, read_source
 from core.data.publish import publish, publish_file
-from core.data.status import data_status, database_label
+from core.data.status import data_status
 from core.data.synthetic import synthetic
-from core.db.engine import DatabaseError, get_engine
+from core.db.engine import DatabaseError, database_label, get_engine
 from core.settings import SettingsError, get_settings
 
 # Failures that end a command with a one-line message instead of a traceback.
@@ -241,7 +241,7 @@ def run_worker(args) -> int:
         queue, label = queue_name(engine), database_label(engine)
         engine.dispose()  # work horses fork from this process: they open their own connections
         where = describe(get_store(settings.redis_url))
-        print(f"RQ worker on queue '{queue}' at {where}, for {label}", flush=True)
+        print(f"RQ worker on queue '{queue}' of {where}, for {label}", flush=True)
         run_rq_worker(settings.redis_url, settings.database_url, burst=args.burst)
         return 0
     engine = get_engine(settings.database_url)
@@ -353,8 +353,7 @@ def _show_rows(job, shown: set[str], bar) -> None:
 def _job_status(job) -> str:
     if job.state == "queued":
         return "queued, waiting for a worker"
-    now = ", ".join(job.training_now) or job.current_model or job.stage or ""
-    return f"{job.stage or 'running'}: {now}"
+    return f"{job.state}: {job.now_doing or job.state}"
 
 
 def _report_end(job) -> int:

@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.cache import describe
-from core.data.status import database_label
+from core.db.engine import database_label
 from dashboard import access
 from dashboard.components import engine, settings, store
 

@@ -9,8 +9,8 @@ from core.auth import AccessDenied, recent
 from core.cache import count_visit, redis_status
 from core.data.dataset import DataError
 from core.data.publish import publish_file
-from core.data.status import data_status, database_label, load_history
-from core.db.engine import DatabaseError
+from core.data.status import data_status, load_history
+from core.db.engine import DatabaseError, database_label
 from core.overview import latest_job, model_overview, portfolio, portfolio_runs
 from core.settings import SettingsError, get_settings
 from dashboard.access import audit_table, current, needs, show_refusal

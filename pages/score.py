@@ -19,6 +19,7 @@ from core.serving.files import (
     score_csv_file,
 )
 from core.serving.monitoring import KEY_FEATURES, monitoring
+from core.serving.policy import expected_losses
 from core.serving.schemas import DESCRIPTIONS, TITLES, InputError
 from core.serving.scoring import (
     ExplanationMethod,
@@ -27,8 +28,8 @@ from core.serving.scoring import (
     score,
 )
 from core.settings import SettingsError
-from core.vocabulary import LABELS, STATUS_LABELS
-from dashboard import decisions
+from core.vocabulary import LABELS, ONE_MONTH_LATE_NOTE, STATUS_LABELS
+from dashboard import decisions, scored_table
 from dashboard.access import current, needs, show_refusal
 from dashboard.charts import scoring as figures
 from dashboard.components import engine, settings, stop_with
@@ -205,7 +206,7 @@ def months_columns() -> dict:
             options=list(STATUS_LABELS),
             format_func=STATUS_LABELS.get,
             required=True,
-            help=DESCRIPTIONS["PAY_1"].split(" in ")[0],
+            help=f"{DESCRIPTIONS['PAY_1'].split(' in ')[0]}. {ONE_MONTH_LATE_NOTE}",
         ),
         "Bill": st.column_config.NumberColumn(
             "Bill (NT$)",
@@ -386,8 +387,22 @@ def show_batch(name: str, scores: FileScores) -> None:
         on_click="ignore",
         key="score_download",
     )
-    st.caption(f"The first {min(scores.rows, PREVIEW_ROWS):,} results:")
-    st.dataframe(read_results(path, PREVIEW_ROWS), hide_index=True)
+    st.caption(
+        f"The first {min(scores.rows, PREVIEW_ROWS):,} results (the CSV keeps the file's "
+        "columns, then probability, label and reason_1..reason_4):"
+    )
+    try:
+        results = read_results(path, PREVIEW_ROWS)
+        losses = expected_losses(engine(), scores.version, results)
+    except DatabaseError as exc:
+        st.error(f"The results cannot be shown: {exc}")
+        return
+    st.dataframe(
+        scored_table.results_table(results, losses),
+        hide_index=True,
+        key="score_results",
+        column_config=scored_table.results_columns(scores.threshold),
+    )
 
 
 def monitoring_tab() -> None:

@@ -9,7 +9,7 @@ from core.auth import AccessDenied
 from core.data.features import training_csv, training_frame
 from core.data.status import data_status, data_version
 from core.db.engine import DatabaseError
-from core.ml.leaderboard import best_on, job_board, job_history
+from core.ml.leaderboard import best_on, job_board
 from core.ml.params import (
     CALIBRATION_METHODS,
     DEFAULT_CALIBRATION_WITH_IMBALANCE_FIX,
@@ -24,6 +24,7 @@ from core.ml.params import (
 )
 from core.settings import get_settings
 from core.vocabulary import METRICS, PROTECTED
+from dashboard import training
 from dashboard.access import current, needs, verified
 from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with, stop_without_clients
@@ -224,14 +225,13 @@ def show_job(job: jobs.Job) -> None:
     icon = STATE_ICONS.get(job.state, "")
     st.subheader(f"{icon} Job for version {job.version}: {job.state}")
     done, total = job.models_done, job.models_total
-    state, progress, now, elapsed = st.columns(4)
+    state, progress, elapsed = st.columns(3)
     state.metric("State", job.state)
     progress.metric("Models done", f"{done} of {total}")
-    now.metric("Training now", ", ".join(job.training_now) or (job.current_model or "–"))
-    elapsed.metric("Elapsed", "–" if job.seconds is None else f"{job.seconds:.0f} s")
-    if job.active:
-        text = "waiting for a worker" if job.state == "queued" else (job.stage or "running")
-        st.progress(done / total if total else 0.0, text=f"{text}: {done} of {total} models")
+    elapsed.metric("Elapsed", training.duration(job.seconds))
+    if job.active:  # the step in the bar's text, where a long model name has room
+        text = f"{training.step(job)}: {done} of {total} models done"
+        st.progress(done / total if total else 0.0, text=text)
         if job.cancel_requested:
             st.caption("Cancelling: the job stops after the current model.")
         else:
@@ -287,7 +287,9 @@ def job_options(job: jobs.Job) -> str:
     )
 
 
-def progress_panel(job_id: str, was_active: bool) -> None:
+def progress_panel(job_id: str | None, was_active: bool) -> None:
+    """The shown job and the job history, read together at each poll so that they agree."""
+
     @st.fragment(run_every=POLL_SECONDS if was_active else None)
     def panel() -> None:
         try:
@@ -301,15 +303,27 @@ def progress_panel(job_id: str, was_active: bool) -> None:
             st.rerun()  # the whole app: the shell asks for the login or refuses the page
         try:
             jobs.tend(engine(), runner)  # once per poll: a dead worker's job ends
-            job = jobs.get_job(engine(), job_id)
+            job = None if job_id is None else jobs.get_job(engine(), job_id)
+            history = jobs.list_jobs(engine())
         except (DatabaseError, jobs.JobError) as exc:
             st.error(f"The job's progress cannot be read: {exc}")
             return
-        show_job(job)
-        if was_active and not job.active:
-            st.rerun()  # the history, the versions and the suggested version moved on
+        if job is not None:
+            show_job(job)
+            history = training.with_latest(history, job)
+        show_history(history)
+        if was_active and job is not None and not job.active:
+            st.rerun()  # the versions and the suggested version moved on
 
     panel()
+
+
+def show_history(history: list[jobs.Job]) -> None:
+    st.subheader("Job history")
+    if history:
+        st.dataframe(training.history_table(history), hide_index=True, key="train_history")
+    else:
+        st.caption("No training job yet.")
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -359,23 +373,14 @@ if shown is None and active is not None:
     shown = active.id  # a reload, or another browser, follows the running job
 if shown is None and history:
     shown = history[0].id
+was_active = False
 if shown is not None:
     try:
         was_active = jobs.get_job(engine(), shown).active
     except jobs.JobError:
-        was_active, shown = False, None
-    if shown is not None:
-        progress_panel(shown, was_active)
-
-st.subheader("Job history")
-if history:
-    st.dataframe(
-        job_history(history),
-        hide_index=True,
-        key="train_history",
-        column_config={"Score": st.column_config.NumberColumn(format="%.4f")},
-    )
-else:
-    st.caption("No training job yet.")
+        shown = None
+    except DatabaseError as exc:
+        stop_with(exc)
+progress_panel(shown, was_active)
 
 training_data()

@@ -76,10 +76,3 @@ def data_version(engine: Engine) -> int:
     with connect(engine) as connection:
         version = connection.scalar(select(Dataset.version).where(Dataset.id == 1))
     return version or 0
-
-
-def database_label(engine: Engine) -> str:
-    url = engine.url
-    if url.get_backend_name() == "sqlite":
-        return f"SQLite {url.database}"
-    return f"PostgreSQL {url.host}:{url.port or 5432}/{url.database}"

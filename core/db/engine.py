@@ -130,18 +130,46 @@ def check(engine: Engine) -> None:
         raise DatabaseError(describe_error(engine, exc)) from exc
 
 
+def database_label(engine: Engine) -> str:
+    """The database in words, without user or password: "PostgreSQL 10.0.0.5:5432/credit"."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite {url.database}"
+    return f"PostgreSQL {url.host}:{url.port or 5432}/{url.database}"
+
+
+# Driver messages that mean one thing, and that thing in plain words.
+PLAIN_REASONS = (
+    ("connection refused", "connection refused (is the database server running?)"),
+    ("could not translate host name", "unknown host name"),
+    ("name or service not known", "unknown host name"),
+    ("password authentication failed", "the user name or password was refused"),
+    ("no password supplied", "the database asks for a password and none was given"),
+    ("unable to open database file", "the file cannot be opened (does its folder exist?)"),
+    ("database is locked", "another process is writing to it (try again in a moment)"),
+)
+
+
+def plain_reason(error: BaseException) -> str:
+    """A driver's error in words: the first line, or what it means when it is a known one."""
+    text = str(error).strip()
+    for phrase, words in PLAIN_REASONS:
+        if phrase in text.lower():
+            return words
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def describe_error(engine: Engine, exc: BaseException, *, timeout: float | None = None) -> str:
-    """A one-line, password-free description of a database failure.
+    """A one-line, password-free description of a database failure, in plain words.
 
     A statement cancelled by the statement timeout (`timeout` seconds when the caller
     raised it, else the engine's) or a server that stopped answering says how long it
     was given."""
-    where = engine.url.render_as_string(hide_password=True)
+    where = f"database {database_label(engine)}"
     error = getattr(exc, "orig", None) or exc
     if isinstance(error, NoAnswer):
-        return f"database {where} did not answer within {error.seconds:g} s (connection closed)"
+        return f"{where} did not answer within {error.seconds:g} s (connection closed)"
     if is_statement_timeout(error):
         seconds = timeout or statement_timeout(engine)
-        return f"database {where} did not answer within {seconds:g} s (statement timeout)"
-    reason = str(error).strip().splitlines()[0]
-    return f"database {where} is unavailable: {reason}"
+        return f"{where} did not answer within {seconds:g} s (statement timeout)"
+    return f"{where} is unavailable: {plain_reason(error)}"

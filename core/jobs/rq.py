@@ -14,7 +14,7 @@ from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, select
 
-from core.cache import REDIS_ERRORS, describe
+from core.cache import REDIS_ERRORS, describe, redis_reason, unavailable
 from core.db.engine import connect, migrate
 from core.db.schema import Deployment
 from core.jobs.store import JobError, RunnerStatus
@@ -22,6 +22,10 @@ from core.jobs.store import JobError, RunnerStatus
 TASK = "core.jobs.runner.run_training"
 PORTFOLIO_TASK = "core.portfolio.work.run_part"
 SERIALIZER = JSONSerializer
+NO_WORKER = (
+    "no training worker is running, so a job waits in the queue until one starts. Start one "
+    "with `python -m core worker` (with the same DATABASE_URL and REDIS_URL as the dashboard)."
+)
 
 
 def training_queue(name: str, connection) -> Queue:
@@ -72,7 +76,7 @@ class RqRunner:
                 )
         except REDIS_ERRORS as exc:
             raise JobError(
-                f"the job could not be queued: {describe(self.connection)} is unavailable ({exc})"
+                f"the job could not be queued: {unavailable(self.connection, exc)}"
             ) from None
 
     def workers(self, engine) -> int:
@@ -100,28 +104,26 @@ class RqRunner:
                 )
         except REDIS_ERRORS as exc:
             raise JobError(
-                f"the run could not be queued: {describe(self.connection)} is unavailable ({exc})"
+                f"the run could not be queued: {unavailable(self.connection, exc)}"
             ) from None
 
     def wake(self, engine) -> None:
         """Nothing to start: RQ workers are started by whoever runs the deployment."""
 
     def status(self, engine) -> RunnerStatus:
-        """RQ workers listening on this database's queue, or Redis down."""
-        where = describe(self.connection)
+        """RQ workers listening on this database's queue, or Redis down, in plain words."""
         try:
             workers = Worker.count(queue=training_queue(self.queue, self.connection))
         except REDIS_ERRORS as exc:
             return RunnerStatus(
-                "rq", False, f"{where} is unavailable, so jobs cannot be queued: {exc}"
-            )
-        if not workers:
-            return RunnerStatus(
                 "rq",
                 False,
-                f"no RQ worker listens on queue '{self.queue}' at {where}: jobs wait until "
-                "one starts (`python -m core worker`)",
+                f"{describe(self.connection)} does not answer ({redis_reason(exc)}), so jobs "
+                "cannot be queued. Start Redis, or point REDIS_URL at one that runs.",
             )
+        if not workers:
+            return RunnerStatus("rq", False, NO_WORKER)
+        plural = "worker is" if workers == 1 else "workers are"
         return RunnerStatus(
-            "rq", True, f"jobs run on {workers} RQ worker(s) via {where}, queue '{self.queue}'"
+            "rq", True, f"{workers} training {plural} ready ({describe(self.connection)})"
         )

@@ -115,6 +115,24 @@ class Job:
     def training_now(self) -> list[str]:
         return [row.model_name for row in self.leaderboard if row.state == "running"]
 
+    @property
+    def now_doing(self) -> str | None:
+        """The job's current step in words, from its stage (None once it has ended).
+
+        A model is named only once the data is prepared: a worker claims its first model
+        before PyCaret's setup, which takes most of a short job."""
+        if self.state == "queued":
+            return "waiting for a worker"
+        if not self.active:
+            return None
+        if self.stage == "preparing":
+            return "preparing the data"
+        if self.stage == "finalizing":
+            model = (self.current_model or "").removesuffix(" (finalizing)")
+            return f"finalizing {model}" if model else "finalizing the best model"
+        models = ", ".join(self.training_now) or self.current_model
+        return f"training {models}" if models else "training"
+
 
 def now() -> datetime:
     return datetime.now(UTC)

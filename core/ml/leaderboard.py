@@ -18,10 +18,6 @@ ROWS = LeaderboardRow.__table__
 BOARD_COLUMNS = ["Version", "Model", "Model ID", *COLUMNS, "Kept"]
 RANK_BY = "AUC"
 HISTORY_COLUMNS = ["Version", "Created", "Model", "Metric", "Score", "AUC", "Champion"]
-HISTORY_TABLE = [
-    "State", "Version", "Folds", "Models", "Rows", "Duration (s)", "Best model", "Score",
-    "Metric", "Submitted", "Started", "Why", "Job",
-]  # fmt: skip
 
 
 def leaderboard(
@@ -124,26 +120,3 @@ def job_board(job: Job) -> pd.DataFrame:
         for row in job.leaderboard
     ]
     return pd.DataFrame(rows, columns=[*BOARD_COLUMNS, "State"])
-
-
-def job_history(jobs: list[Job]) -> pd.DataFrame:
-    """One row per job for the history table, newest first."""
-    rows = [
-        {
-            "State": job.state,
-            "Version": job.version,
-            "Folds": job.folds,
-            "Models": job.models_total,
-            "Rows": job.rows,
-            "Duration (s)": None if job.seconds is None else round(job.seconds),
-            "Best model": job.best_model_name,
-            "Score": job.best_score,
-            "Metric": job.metric,
-            "Submitted": job.submitted_at,
-            "Started": job.started_at,
-            "Why": job.error or job.note,
-            "Job": job.id[:8],
-        }
-        for job in jobs
-    ]
-    return pd.DataFrame(rows, columns=HISTORY_TABLE)

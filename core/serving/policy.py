@@ -14,6 +14,8 @@ import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 
 from core.auth import audit
@@ -21,7 +23,7 @@ from core.auth.access import SYSTEM, Actor, require
 from core.db.engine import connect
 from core.db.schema import PolicyThreshold
 from core.ml.registry import VersionError, format_version, version_exists
-from core.serving.decisions import Costs, client_exposure
+from core.serving.decisions import Costs, client_exposure, exposure
 
 DEFAULT_THRESHOLD = 0.5
 POLICY_SECONDS = 1.0
@@ -145,6 +147,15 @@ def costs_for(engine: Engine, version: str) -> Costs:
     """The costs `version`'s policy threshold was chosen under, else the default Costs."""
     policy = _cached_policy(engine, version)
     return policy.costs if policy is not None else Costs()
+
+
+def expected_losses(engine: Engine, version: str, results: pd.DataFrame) -> np.ndarray:
+    """Each scored client's expected loss, PD x LGD x EAD, under costs_for(engine, version):
+    what expected_loss gives one client, for a frame with probability, LIMIT_BAL and
+    BILL_AMT1 (a scored file's results)."""
+    costs = costs_for(engine, version)
+    probability = results["probability"].to_numpy(dtype=float)
+    return probability * costs.lgd * exposure(results, costs.exposure)
 
 
 def expected_loss(engine: Engine, version: str, probability: float, client: dict) -> float:

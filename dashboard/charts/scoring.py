@@ -40,7 +40,9 @@ def gauge(probability: float, threshold: float) -> go.Figure:
 def explanation_bars(effects, top: int = 12) -> go.Figure:
     """The `top` features that move this client's probability most, largest at the top.
 
-    `effects` is Explanation.effects (feature, value, effect in probability points).
+    `effects` is Explanation.effects (feature, value, effect in probability points). Each
+    bar is labelled in points with its sign ("+5.8 pts", "−2.1 pts"), and the x axis leaves
+    room beyond the longest bars so that no label is cut.
     """
     shown = effects.head(top).iloc[::-1]
     labels = [
@@ -54,18 +56,44 @@ def explanation_bars(effects, top: int = 12) -> go.Figure:
             y=labels,
             orientation="h",
             marker_color=[UP if p > 0 else DOWN for p in points],
-            text=[f"{p:+.1f}" for p in points],
+            text=[signed_points(p) for p in points],
             textposition="outside",
-            hovertemplate="%{y}<br>%{x:+.2f} percentage points<extra></extra>",
+            cliponaxis=False,
+            hovertemplate="%{y}<br>%{text}<extra></extra>",
         )
     )
     figure.update_layout(
         height=120 + 28 * len(shown),
-        margin={"l": 10, "r": 40, "t": 30, "b": 40},
-        xaxis_title="Effect on the probability of default (percentage points)",
+        margin={"l": 10, "r": 20, "t": 30, "b": 40},
+        xaxis={
+            "title": "Effect on the probability of default (percentage points)",
+            "range": room_for_labels(points),
+        },
         title="Red pushes towards default, blue away from it",
     )
     return figure
+
+
+def signed_points(points: float) -> str:
+    """Percentage points with a real sign: "+5.8 pts", "−2.1 pts"; two decimals below 0.05
+    so that a small effect does not read "0.0", no sign on what rounds to nothing."""
+    size = abs(points)
+    digits = 2 if 0 < size < 0.05 else 1
+    sign = "" if round(size, digits) == 0 else "−" if points < 0 else "+"
+    return f"{sign}{size:.{digits}f} pts"
+
+
+def room_for_labels(points, share: float = 0.4) -> list[float]:
+    """An x range around zero and every bar, with `share` of the bars' span added on each
+    side that has bars, where their labels ("−12.3 pts") are drawn."""
+    low, high = (
+        min(0.0, float(np.min(points, initial=0))),
+        max(0.0, float(np.max(points, initial=0))),
+    )
+    span = (high - low) or 1.0
+    left = low - share * span if low < 0 else -0.05 * span
+    right = high + share * span if high > 0 else 0.05 * span
+    return [left, right]
 
 
 def probability_histogram(probabilities, threshold: float) -> go.Figure:

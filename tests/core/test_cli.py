@@ -72,7 +72,7 @@ def test_a_bad_file_is_reported_by_line_and_nothing_is_loaded(tmp_path, database
 def test_unreachable_database_is_one_readable_line(tmp_path):
     done = run_cli("load", "--synthetic", "5", DATABASE_URL="postgresql://root@127.0.0.1:1/none")
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "database postgresql+psycopg://root@127.0.0.1:1/none is unavailable" in done.stderr
+    assert "database PostgreSQL 127.0.0.1:1/none is unavailable: connection refused" in done.stderr
 
 
 def test_core_never_imports_streamlit():

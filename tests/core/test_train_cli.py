@@ -60,7 +60,7 @@ def test_train_queues_on_redis_and_an_rq_worker_runs_it(small_db, real_redis, re
 
     worked = run_cli("worker", "--burst", **env)
     assert worked.returncode == 0, worked.stderr
-    assert f"RQ worker on queue '{jobs.queue_name(engine)}' at redis://" in worked.stdout
+    assert f"RQ worker on queue '{jobs.queue_name(engine)}' of Redis at " in worked.stdout
     job = jobs.get_job(engine, job.id)
     assert job.state == "finished" and job.best_model_id == "lr"
     assert [v.version for v in list_versions(engine)] == ["2.0"]

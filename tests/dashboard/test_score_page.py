@@ -12,6 +12,7 @@ from sqlalchemy import update
 from core.data.loader import load_frame
 from core.db.engine import make_engine
 from core.db.schema import ModelVersion
+from core.serving.policy import expected_loss
 from core.serving.predictions import recent_scores
 from core.serving.scoring import score
 from core.vocabulary import FEATURES, ID, TARGET
@@ -178,7 +179,25 @@ def test_a_file_is_scored_shown_and_offered_for_download(dashboard, scoring_sqli
     written = pd.read_csv(results.path, float_precision="round_trip")
     assert list(written[ID]) == list(expected[ID]) and len(written) == 200
     np.testing.assert_array_max_ulp(written["probability"], expected["probability"], maxulp=4)
-    assert app.dataframe[-1].value.shape == (200, len(written.columns))
+    reasons = [f"reason_{n}" for n in range(1, 5)]
+    assert list(written.columns) == [ID, *FEATURES, TARGET, "probability", "label", *reasons]
+    table = app.dataframe[-1].value  # the view, not the CSV: key columns first, in words
+    assert list(table.columns[:5]) == [
+        "Client", "Probability of default", "Decision", "Expected loss (NT$)", "Main reason"
+    ]  # fmt: skip
+    assert len(table) == 200 and not any("_" in column for column in table.columns)
+    assert list(table["Client"]) == list(written[ID])
+    np.testing.assert_allclose(table["Probability of default"], written["probability"] * 100)
+    assert list(table["Decision"]) == list(written["label"].map({0: "Approve", 1: "Decline"}))
+    first = written.iloc[0]
+    loss = expected_loss(engine, "1.0", first["probability"], first[FEATURES].to_dict())
+    assert table["Expected loss (NT$)"].iloc[0] == pytest.approx(loss)
+    formats = {
+        name: column.get("type_config", {}).get("format")
+        for name, column in json.loads(app.dataframe[-1].proto.columns).items()
+    }
+    assert formats["Probability of default"] == "%.1f%%"
+    assert formats["Expected loss (NT$)"] == "%,d" and formats["Credit limit"] == "NT$ %,d"
     log = recent_scores(engine)
     assert len(log) == before + 200 and set(log["source"].iloc[-200:]) == {"batch"}
 

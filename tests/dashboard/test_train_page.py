@@ -1,15 +1,17 @@
 """AppTest of the Train page: queue a job, follow it (also from a second session), cancel,
 bad choices, used versions, and Redis or the database being down."""
 
+import threading
 import time
 
 import pytest
 
 from core import jobs
 from core.db.engine import make_engine
+from core.jobs.runner import train_job
 from core.ml.params import TURBO
 from tests.dashboard.charts import chart, metrics, texts
-from tests.jobs_support import LOCAL, MANY
+from tests.jobs_support import LOCAL, MANY, StandInExperiment, rq_runner, wait_for
 
 PAGE = "../pages/train.py"
 
@@ -22,6 +24,16 @@ def follow(app, until: set[str], timeout: float = 120):
         time.sleep(0.5)
         app.run()
     return app
+
+
+def job_history(app):
+    """The job history table (the one with a Job column)."""
+    return next(d.value for d in app.dataframe if "Job" in d.value.columns)
+
+
+def progress_text(app) -> str:
+    """The text of the job's progress bar."""
+    return app.get("progress")[0].proto.text
 
 
 def test_without_data_the_page_says_to_load_it(dashboard, tmp_path):
@@ -56,7 +68,7 @@ def test_train_two_models_and_watch_the_leaderboard_fill(dashboard, small_sqlite
     assert "Version 1.0 saved" in texts(app.success)
     board = chart(app, "train_board_chart")
     assert sorted(board["traces"][0]["y"]) == ["Logistic Regression", "Naive Bayes"]
-    history = app.dataframe[-2].value
+    history = job_history(app)
     assert list(history["State"]) == ["finished"] and list(history["Version"]) == ["1.0"]
 
     follow(other, {"finished"})  # the other session sees the same end
@@ -130,7 +142,9 @@ def test_cancel_from_the_page(dashboard, small_sqlite):
 def test_redis_down_is_said_and_the_job_fails_cleanly(dashboard, small_sqlite):
     app = dashboard(PAGE, DATABASE_URL=small_sqlite, REDIS_URL="redis://127.0.0.1:1/0")
     assert not app.exception
-    assert "redis://127.0.0.1:1/0 is unavailable, so jobs cannot be queued" in texts(app.warning)
+    warned = texts(app.warning)
+    assert "Redis at 127.0.0.1:1 (database 0) does not answer (connection refused" in warned
+    assert "so jobs cannot be queued. Start Redis" in warned and "redis://" not in warned
     app.multiselect(key="train_models").set_value(["lr"])
     app.button(key="train_submit").click().run()
     assert not app.exception
@@ -173,3 +187,45 @@ def test_calibration_follows_the_imbalance_fix_and_the_options_reach_the_job(
     assert list(board["Brier"]) == sorted(board["Brier"])  # lower is better: best first
     bars = chart(app, "train_board_chart")
     assert bars["title"] == "Models by Brier"
+
+
+class SlowSetup(StandInExperiment):
+    """Stays in the preparing stage (PyCaret's setup) until `ready` is set."""
+
+    ready = threading.Event()
+
+    def __init__(self, *args):
+        assert self.ready.wait(60), "the test never let the preparation end"
+        super().__init__(*args)
+
+
+def test_the_history_agrees_with_the_panel_and_no_model_is_named_while_preparing(
+    dashboard, small_sqlite, real_redis, redis_url
+):
+    """A worker claims its first model before preparing the data: the page says it is
+    preparing, and the history below shows the state the panel shows, in words."""
+    engine = make_engine(small_sqlite)
+    job_id = jobs.submit(engine, {"folds": 2, "version": "1.0", "models": ["nb"]},
+                         rq_runner(engine, real_redis))  # fmt: skip
+    SlowSetup.ready.clear()
+    worker = threading.Thread(target=train_job, args=(engine, job_id, SlowSetup))
+    worker.start()
+    try:
+        wait_for(engine, job_id, lambda job: job.stage == "preparing")
+        app = dashboard(PAGE, DATABASE_URL=small_sqlite, REDIS_URL=redis_url)
+        assert not app.exception
+        assert metrics(app)["State"] == "running"
+        assert progress_text(app) == "Preparing the data: 0 of 1 models done"
+        assert "Naive Bayes" not in texts(app.metric) + progress_text(app)
+        history = job_history(app)
+        assert list(history["State"]) == ["running: preparing the data"]
+    finally:
+        SlowSetup.ready.set()
+        worker.join()
+    app.run()
+    history = job_history(app)
+    assert metrics(app)["State"] == "finished" and list(history["State"]) == ["finished"]
+    cells = history.astype(str).to_numpy().ravel()
+    assert not any(cell in ("None", "nan") or "+00:00" in cell for cell in cells)
+    assert history.iloc[0]["Submitted"].endswith(" UTC")
+    assert history.iloc[0]["Clients"] == "1,500" and history.iloc[0]["Why"] == "—"

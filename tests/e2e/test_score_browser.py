@@ -1,5 +1,6 @@
 """A person opens the Score page in Chromium, fills the form from a client and sees the score."""
 
+import re
 import shutil
 
 import pytest
@@ -46,8 +47,23 @@ def test_a_client_is_scored_from_the_form(page, start_dashboard, database_with_m
     prediction = page.get_by_test_id("stMetric").filter(has_text="Prediction at threshold")
     expect(prediction).to_contain_text(expected.label_text)
     expect(page.get_by_text("Red pushes towards default")).to_be_visible()
+    assert_bar_labels_show_in_full(page)
     assert recent_scores(engine)["source"].tolist() == ["form"]
     engine.dispose()
+
+
+def assert_bar_labels_show_in_full(page) -> None:
+    """Every explanation bar's label reads "+5.8 pts" or "−2.1 pts" (a real minus) and lies
+    inside the plot area, where plotly cuts what crosses the axes' range."""
+    chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Red pushes towards default")
+    labels = chart.locator("text.bartext")
+    expect(labels.first).to_be_visible()
+    frame = chart.locator("rect.nsewdrag").first.bounding_box()  # the plot area
+    for n in range(labels.count()):
+        label = labels.nth(n)
+        assert re.fullmatch(r"[+−]?\d+\.\d+ pts", label.text_content()), label.text_content()
+        box = label.bounding_box()
+        assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
 
 
 def test_a_file_is_scored_and_its_results_downloaded(
