@@ -60,14 +60,23 @@ class PageSpec:
 
 
 PAGES = (
-    PageSpec("Overview", "Home", "🏠", "home.py", "home", "explore"),
-    PageSpec("Explore", "Clients", "👥", "clients.py", "clients", "explore"),
-    PageSpec("Explore", "Payments", "💸", "payments.py", "payments", "explore"),
-    PageSpec("Models", "Train", "🏋️", "train.py", "train", "train"),
-    PageSpec("Models", "Leaderboards", "🏆", "leaderboards.py", "leaderboards", "view_models"),
-    PageSpec("Models", "Score", "🎯", "score.py", "score", "score"),
-    PageSpec("Models", "Decisions", "⚖️", "decisions.py", "decisions", "view_models"),
-    PageSpec("Admin", "Users", "👤", "users.py", "users", "manage_users"),
+    PageSpec("Overview", "Home", ":material/home:", "home.py", "home", "explore"),
+    PageSpec("Explore", "Clients", ":material/group:", "clients.py", "clients", "explore"),
+    PageSpec("Explore", "Payments", ":material/payments:", "payments.py", "payments", "explore"),
+    PageSpec("Models", "Train", ":material/model_training:", "train.py", "train", "train"),
+    PageSpec(
+        "Models",
+        "Leaderboards",
+        ":material/leaderboard:",
+        "leaderboards.py",
+        "leaderboards",
+        "view_models",
+    ),
+    PageSpec("Models", "Score", ":material/speed:", "score.py", "score", "score"),
+    PageSpec(
+        "Models", "Decisions", ":material/balance:", "decisions.py", "decisions", "view_models"
+    ),
+    PageSpec("Admin", "Users", ":material/manage_accounts:", "users.py", "users", "manage_users"),
 )
 
 

@@ -11,7 +11,9 @@ from dashboard.components import engine, settings, store
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
-st.set_page_config(page_title="Credit default dashboard", page_icon="💳", layout="wide")
+st.set_page_config(
+    page_title="Credit default dashboard", page_icon=":material/credit_card:", layout="wide"
+)
 
 # Before anything else: while access control is on, only the login form renders until
 # someone signs in.

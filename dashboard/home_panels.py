@@ -61,9 +61,9 @@ def portfolio_panel(figures: Portfolio, actor: Actor) -> None:
     )
     left, right = st.columns(2)
     with left:
-        link(actor, "clients.py", "Explore the clients", "👥")
+        link(actor, "clients.py", "Explore the clients", ":material/group:")
     with right:
-        link(actor, "payments.py", "See the payment history", "💸")
+        link(actor, "payments.py", "See the payment history", ":material/payments:")
 
 
 def champion_lines(card: ChampionCard) -> list[str]:
@@ -86,13 +86,15 @@ def champion_panel(card: ChampionCard | None, actor: Actor) -> None:
     st.markdown("#### Model")
     if card is None:
         st.info("No model has been trained yet.")
-        link(actor, "train.py", "Train a model", "🏋️")
+        link(actor, "train.py", "Train a model", ":material/model_training:")
         return
     for line in champion_lines(card):
         st.markdown(line)
     if card.calibration_warning:
         st.warning(card.calibration_warning)
-    link(actor, "leaderboards.py", "Compare versions, choose the champion", "🏆")
+    link(
+        actor, "leaderboards.py", "Compare versions, choose the champion", ":material/leaderboard:"
+    )
 
 
 def when(moment: datetime | None) -> str:
@@ -124,7 +126,7 @@ def job_panel(job: Job | None, actor: Actor) -> None:
     else:
         for line in job_lines(job):
             st.markdown(line)
-    link(actor, "train.py", "Train or follow a job", "🏋️")
+    link(actor, "train.py", "Train or follow a job", ":material/model_training:")
 
 
 def stability_lines(index: Index | None, version: str) -> list[str]:
@@ -153,7 +155,7 @@ def stability_panel(index: Index | None, card: ChampionCard | None, actor: Actor
         return
     for line in stability_lines(index, card.version):
         st.markdown(line)
-    link(actor, "score.py", "Score clients, watch the Monitoring tab", "🎯")
+    link(actor, "score.py", "Score clients, watch the Monitoring tab", ":material/speed:")
 
 
 def run_state_lines(run: Run) -> list[str]:
@@ -201,7 +203,12 @@ def portfolio_run_panel(runs: PortfolioRuns, actor: Actor) -> None:
         if runs.finished is not runs.latest:
             st.caption("The latest finished run:")
         finished_run_figures(runs.finished)
-    link(actor, "score.py", "Score the whole portfolio (Score page, its last tab)", "📊")
+    link(
+        actor,
+        "score.py",
+        "Score the whole portfolio (Score page, its last tab)",
+        ":material/bar_chart:",
+    )
 
 
 def finished_run_figures(run: Run) -> None:

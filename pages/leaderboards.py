@@ -38,7 +38,7 @@ except DatabaseError as exc:
 
 if not versions:
     st.info("No model version yet: train one on the Train page.")
-    st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="🏋️")
+    st.page_link(TRAIN_PAGE, label="Go to the Train page", icon=":material/model_training:")
     st.stop()
 
 infos = {info.version: info for info in versions}

@@ -61,7 +61,9 @@ st.caption(
 def link_to_train() -> None:
     """A link to the Train page when the dashboard has one, else a pointer in words."""
     try:
-        st.page_link(TRAIN_PAGE, label="Train a model on the Train page", icon="🏋️")
+        st.page_link(
+            TRAIN_PAGE, label="Train a model on the Train page", icon=":material/model_training:"
+        )
     except (StreamlitAPIException, KeyError):
         st.caption("Train one on the Train page (under Models in the menu).")
 

@@ -249,7 +249,11 @@ def show_job(job: jobs.Job) -> None:
             f"Version {job.version} saved: {job.best_model_name} "
             f"({job.metric} {job.best_score:.4f}), trained on {job.rows:,} clients."
         )
-        st.page_link(LEADERBOARDS_PAGE, label="Compare it on the Leaderboards page", icon="🏆")
+        st.page_link(
+            LEADERBOARDS_PAGE,
+            label="Compare it on the Leaderboards page",
+            icon=":material/leaderboard:",
+        )
     elif job.error:
         st.error(f"The job {job.state}: {job.error}")
     elif job.state == "cancelled":
