@@ -18,6 +18,7 @@ OUTCOMES = {False: ("did not default", "#4C78A8"), True: ("defaulted", "#E45756"
 GROUP_COLOURS = ["#BAB0AC", "#54A24B", "#4C78A8", "#F2CF5B", "#F58518", "#E45756"]
 # The client history chart: bars below, the strip of repayment statuses above them.
 BARS_BAND, STATUS_BAND = [0, 0.74], [0.8, 0.95]
+RATE_HEIGHT = 360  # the three rate charts side by side line up
 RATE_COLOUR, SMALL_COLOUR = "#E45756", "#F4B8B9"  # a small group's bar: paler, hatched
 SMALL_MARK = "small group"
 VEIL = "rgba(255,255,255,0.6)"  # over a small group's heatmap row
@@ -110,26 +111,27 @@ def _stacked_by_outcome(frame: pd.DataFrame, x: str, title: str, x_title: str) -
 
 
 def default_rates(frame: pd.DataFrame, by: str) -> go.Figure:
-    """Default rate per category of `by`, each bar saying how many clients it is taken over
-    ("24.3% of 9,000"); a group under formats.SMALL_GROUP clients is paler, hatched and
-    marked "small group" under its bar."""
+    """Default rate per category of `by`, one horizontal bar each (its label readable
+    however many there are), each saying how many clients it is taken over ("24.3% of
+    9,578"); a group under formats.SMALL_GROUP clients is paler, hatched and marked "small
+    group" beside its name."""
     title = f"Default rate by {by}"
     if frame.empty:
         return empty(title)
     smalls = [formats.small(n) for n in frame["clients"]]
     figure = go.Figure(
         go.Bar(
-            x=frame["label"],
-            y=frame["rate"],
+            x=frame["rate"],
+            y=frame["label"],
+            orientation="h",
             text=[
-                formats.rate_of(rate, n, digits=1).replace(" of ", "<br>of ")
+                formats.rate_of(rate, n, digits=1)
                 for rate, n in zip(frame["rate"], frame["clients"], strict=True)
             ],
             textposition="outside",
-            textangle=0,
             cliponaxis=False,
             customdata=frame[["clients", "defaulted"]],
-            hovertemplate="%{x}: %{y:.1%} of %{customdata[0]:,} clients "
+            hovertemplate="%{y}: %{x:.1%} of %{customdata[0]:,} clients "
             "(%{customdata[1]:,} defaulted)<extra></extra>",
             marker={
                 "color": [SMALL_COLOUR if s else RATE_COLOUR for s in smalls],
@@ -138,26 +140,26 @@ def default_rates(frame: pd.DataFrame, by: str) -> go.Figure:
         )
     )
     ticks = [
-        _wrap(name) + (f"<br>({SMALL_MARK})" if s else "")
+        f"{name}<br><i>{SMALL_MARK}</i>" if s else name
         for name, s in zip(frame["label"], smalls, strict=True)
     ]
     figure.update_layout(
         title=title,
-        xaxis={"tickvals": list(frame["label"]), "ticktext": ticks, "tickangle": 0},
-        # room above the highest bar for its two-line label
-        yaxis={"title": "default rate", "tickformat": ".0%", "range": [0, _top(frame["rate"])]},
-        margin={"t": 60},
+        # room right of the longest bar for its label
+        xaxis={"title": "default rate", "tickformat": ".0%", "range": [0, _room(frame["rate"])]},
+        yaxis={
+            "tickvals": list(frame["label"]),
+            "ticktext": ticks,
+            "autorange": "reversed",
+            "type": "category",
+        },
+        height=RATE_HEIGHT,
     )
     return figure
 
 
-def _wrap(name: str) -> str:
-    """A label on as many lines as it has words, so neighbours on a narrow chart never meet."""
-    return "<br>".join(name.split())
-
-
-def _top(rates: pd.Series) -> float:
-    return max(float(rates.max()), 0.05) * 1.3
+def _room(rates: pd.Series) -> float:
+    return max(float(rates.max()), 0.05) * 1.6
 
 
 def small_group_note(*frames: pd.DataFrame) -> str | None:
@@ -276,22 +278,32 @@ def medians_note(frame: pd.DataFrame) -> str | None:
 
 
 def status_shares(frame: pd.DataFrame) -> go.Figure:
-    """Share of clients in each repayment-status group per month, stacked to 100%."""
+    """Share of clients in each repayment-status group per month, stacked to 100%; under
+    formats.SMALL_GROUP matching clients the bars are paler and the months marked."""
     title = "Repayment status per month"
     if frame.empty:
         return empty(title)
+    smalls = [formats.small(n) for n in frame["clients"]]
     figure = go.Figure()
     for (name, _, _), colour in zip(STATUS_GROUPS, GROUP_COLOURS, strict=True):
         figure.add_bar(
             x=frame["label"],
             y=frame[f"share: {name}"],
             name=name,
-            marker_color=colour,
-            customdata=frame[name],
-            hovertemplate=f"{name}: %{{y:.1%}} (%{{customdata:,}} clients)<extra></extra>",
+            marker={"color": colour, "opacity": [0.4 if s else 1 for s in smalls]},
+            customdata=frame[[name, "clients"]],
+            hovertemplate=f"{name}: %{{y:.1%}} (%{{customdata[0]:,}} of %{{customdata[1]:,}} "
+            "clients)<extra></extra>",
         )
+    ticks = [
+        f"{month}<br><i>{SMALL_MARK}</i>" if s else month
+        for month, s in zip(frame["label"], smalls, strict=True)
+    ]
     figure.update_layout(
-        title=title, barmode="stack", yaxis={"title": "share of clients", "tickformat": ".0%"}
+        title=title,
+        barmode="stack",
+        xaxis={"tickvals": list(frame["label"]), "ticktext": ticks},
+        yaxis={"title": "share of clients", "tickformat": ".0%"},
     )
     return figure
 
@@ -304,10 +316,8 @@ def transitions(frame: pd.DataFrame) -> go.Figure:
     title = "Repayment status from one month to the next"
     if frame.empty:
         return empty(title)
-    counts = frame.pivot(index="from_status", columns="to_status", values="clients")
-    codes = sorted(set(counts.index) | set(counts.columns))
-    counts = counts.reindex(index=codes, columns=codes).fillna(0).astype(int)
-    totals = counts.sum(axis=1)
+    counts = _moves(frame)
+    codes, totals = list(counts.index), counts.sum(axis=1)
     shares = counts.div(totals.where(lambda s: s > 0), axis=0)
     names = [STATUS_LABELS.get(code, f"code {code}") for code in codes]
     rows = [_row_name(name, total) for name, total in zip(names, totals, strict=True)]
@@ -339,6 +349,21 @@ def transitions(frame: pd.DataFrame) -> go.Figure:
         height=max(420, 34 * len(codes) + 200),
     )
     return figure
+
+
+def _moves(frame: pd.DataFrame) -> pd.DataFrame:
+    """Clients per status this month (rows) and the next (columns), every status both ways."""
+    counts = frame.pivot(index="from_status", columns="to_status", values="clients")
+    codes = sorted(set(counts.index) | set(counts.columns))
+    return counts.reindex(index=codes, columns=codes).fillna(0).astype(int)
+
+
+def starting_statuses(frame: pd.DataFrame) -> pd.DataFrame:
+    """The clients each row of the transitions heatmap is taken over: status, clients."""
+    if frame.empty:
+        return pd.DataFrame({"status": [], "clients": []})
+    totals = _moves(frame).sum(axis=1)
+    return pd.DataFrame({"status": totals.index, "clients": totals.to_numpy()})
 
 
 def _row_name(name: str, clients: int) -> str:

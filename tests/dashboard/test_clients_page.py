@@ -35,7 +35,7 @@ def assert_shows(app, db, filters: Filters) -> None:
     for by in explore.BREAKDOWNS:
         rates = explore.default_rates(db, filters, by)
         shown = chart(app, f"chart_rate_{by}")["traces"]
-        assert (shown[0]["x"], shown[0]["y"]) == (list(rates["label"]), list(rates["rate"]))
+        assert (shown[0]["y"], shown[0]["x"]) == (list(rates["label"]), list(rates["rate"]))
     limits = chart(app, "chart_limit")
     assert sum(sum(trace["y"]) for trace in limits["traces"]) == expected.clients
     table = explore.client_table(db, filters)

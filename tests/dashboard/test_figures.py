@@ -63,8 +63,9 @@ def test_limit_distribution_centres_bars_on_their_band():
 
 def test_default_rates_show_percentages_with_their_clients():
     figure = figures.default_rates(RATES, "sex")
-    assert list(figure.data[0].x) == ["male", "female"]
-    assert list(figure.data[0].text) == ["50.0%<br>of 10", "10.0%<br>of 30"]
+    assert list(figure.data[0].y) == ["male", "female"]
+    assert list(figure.data[0].x) == [0.5, 0.1]
+    assert list(figure.data[0].text) == ["50.0% of 10", "10.0% of 30"]
     assert "%{customdata[0]:,} clients" in figure.data[0].hovertemplate
     assert figure.layout.title.text == "Default rate by sex"
 
@@ -74,7 +75,7 @@ def test_a_small_groups_rate_is_paler_hatched_and_marked():
     bars = figure.data[0]
     assert list(bars.marker.color) == [figures.SMALL_COLOUR, figures.RATE_COLOUR]
     assert list(bars.marker.pattern.shape) == ["/", ""]
-    assert list(figure.layout.xaxis.ticktext) == ["male<br>(small group)", "female"]
+    assert list(figure.layout.yaxis.ticktext) == ["male<br><i>small group</i>", "female"]
     assert figures.small_group_note(RATES) == formats.SMALL_GROUP_NOTE
     assert figures.small_group_note(RATES.assign(clients=[30, 31])) is None
 
@@ -82,8 +83,8 @@ def test_a_small_groups_rate_is_paler_hatched_and_marked():
 def test_rate_labels_fit_above_the_bars():
     figure = figures.default_rates(RATES, "sex")
     bars = figure.data[0]
-    assert bars.textposition == "outside" and bars.textangle == 0
-    assert figure.layout.yaxis.range[1] > max(RATES["rate"]) * 1.2
+    assert bars.orientation == "h" and bars.textposition == "outside"
+    assert figure.layout.xaxis.range[1] > max(RATES["rate"]) * 1.5
 
 
 def test_payment_history_has_bill_paid_and_status():
@@ -209,3 +210,22 @@ def test_client_rows_use_labels():
     assert rows.iloc[0].tolist() == [1, 20_000, "female", "undocumented (0)", "married", 24, "yes"]
     assert list(rows.columns) == figures.CLIENT_COLUMNS
     assert list(rows.columns)[:2] == ["Client", "Credit limit (NT$)"]
+
+
+def test_status_shares_of_a_few_clients_are_paler_and_marked():
+    figure = figures.status_shares(MONTHS)  # 4 clients a month
+    assert list(figure.data[0].marker.opacity) == [0.4, 0.4]
+    assert list(figure.layout.xaxis.ticktext) == [
+        "Aug 2005<br><i>small group</i>",
+        "Sep 2005<br><i>small group</i>",
+    ]
+    assert "of %{customdata[1]:,} clients" in figure.data[0].hovertemplate
+    assert figures.small_group_note(MONTHS) == formats.SMALL_GROUP_NOTE
+    many = figures.status_shares(MONTHS.assign(clients=[400, 400]))
+    assert list(many.data[0].marker.opacity) == [1, 1]
+
+
+def test_starting_statuses_count_each_heatmap_row():
+    rows = figures.starting_statuses(MOVES)
+    assert rows.to_dict("list") == {"status": [-1, 0, 1], "clients": [4, 5, 0]}
+    assert figures.starting_statuses(pd.DataFrame()).empty
