@@ -6,7 +6,6 @@ The `*_lines` functions are plain text from core's values, tested without Stream
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
@@ -16,6 +15,7 @@ from core.auth import Actor
 from core.jobs.store import Job
 from core.overview import ChampionCard, Portfolio
 from core.serving.stability import MIN_SCORES, Index
+from dashboard import formats
 from dashboard.access import PAGES
 from dashboard.stability_panel import verdict_text
 
@@ -40,18 +40,13 @@ def link(actor: Actor, file: str, label: str, icon: str) -> None:
         st.caption(f"{label}: the {spec.title} page, under {spec.section} in the menu.")
 
 
-def percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
-
-
 def portfolio_panel(figures: Portfolio, actor: Actor) -> None:
     """Clients, default rate, average limit and the share late in the latest month."""
     clients, rate, limit, late = st.columns(4)
-    clients.metric("Clients", f"{figures.clients:,}")
-    rate.metric("Default rate", percent(figures.default_rate))
-    average = "n/a" if figures.average_limit is None else f"{figures.average_limit:,.0f}"
-    limit.metric("Average credit limit", average)
-    late.metric(f"Late in {figures.month}", percent(figures.late_last_month))
+    clients.metric("Clients", formats.count(figures.clients))
+    rate.metric("Default rate", formats.percent(figures.default_rate))
+    limit.metric("Average credit limit", formats.money(figures.average_limit))
+    late.metric(f"Late in {figures.month}", formats.percent(figures.late_last_month))
     st.caption(
         "Default rate: clients who defaulted the month after the data ends. Late: clients "
         f"one month or more behind on their payment in {figures.month}, the latest month."
@@ -92,20 +87,16 @@ def champion_panel(card: ChampionCard | None, actor: Actor) -> None:
     link(actor, "leaderboards.py", "Compare versions, choose the champion", "🏆")
 
 
-def when(moment: datetime | None) -> str:
-    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
 def job_lines(job: Job) -> list[str]:
     """What the training panel says about the latest job."""
     lines = [f"**{STATES.get(job.state, job.state)}**: version {job.version}"]
     if job.state == "queued":
-        lines.append(f"submitted {when(job.submitted_at)}")
+        lines.append(f"submitted {formats.timestamp(job.submitted_at)}")
     elif job.state == "running":
         done = f"{job.models_done} of {job.models_total} models"
-        lines.append(f"{job.stage or 'running'}, {done}, since {when(job.started_at)}")
+        lines.append(f"{job.stage or 'running'}, {done}, since {formats.timestamp(job.started_at)}")
     else:
-        lines.append(f"ended {when(job.finished_at or job.submitted_at)}")
+        lines.append(f"ended {formats.timestamp(job.finished_at or job.submitted_at)}")
     if job.state == "succeeded" and job.best_model_name:
         score = "" if job.best_score is None else f" ({job.metric} {job.best_score:.3f})"
         lines.append(f"best: {job.best_model_name}{score}")
