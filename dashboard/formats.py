@@ -101,3 +101,18 @@ def text(value: object) -> str:
     if value is None or value != value or value == "":
         return MISSING
     return str(value)
+
+
+CHAMPION_MARK = "★ champion"
+
+
+def version_choice(info) -> str:
+    """A model version as pickers list it, so versions tell apart at a glance: "1.1 ·
+    Logistic Regression · AUC 0.714 · 2 Dec 2026, 08:01 UTC · ★ champion". `info` is a
+    core.ml.registry VersionSummary."""
+    parts = [info.version, text(info.model_name or info.model_id)]
+    parts.append(f"AUC {number(info.metrics.get('AUC'))}")
+    parts.append(timestamp(info.created_at))
+    if info.is_champion:
+        parts.append(CHAMPION_MARK)
+    return " · ".join(parts)

@@ -78,3 +78,22 @@ def test_groups_under_the_threshold_are_small():
     assert not formats.small(formats.SMALL_GROUP)
     assert not formats.small(None)
     assert str(formats.SMALL_GROUP) in formats.SMALL_GROUP_NOTE
+
+
+def test_version_choices_tell_versions_apart():
+    from core.ml.registry import VersionSummary
+
+    def version(number: str, auc: float | None, champion: bool, minute: int) -> VersionSummary:
+        return VersionSummary(
+            version=number, job_id=None, model_id="lr", model_name="Logistic Regression",
+            metric="AUC", params={}, metrics={} if auc is None else {"AUC": auc}, folds=2,
+            rows=3000, library_versions={}, sha256="", is_champion=champion,
+            created_at=datetime(2026, 12, 2, 8, minute, tzinfo=UTC),
+        )  # fmt: skip
+
+    assert formats.version_choice(version("1.0", 0.71404, True, 1)) == (
+        "1.0 · Logistic Regression · AUC 0.714 · 2 Dec 2026, 08:01 UTC · ★ champion"
+    )
+    assert formats.version_choice(version("1.1", None, False, 2)) == (
+        "1.1 · Logistic Regression · AUC — · 2 Dec 2026, 08:02 UTC"
+    )
