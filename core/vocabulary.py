@@ -44,6 +44,13 @@ LABELS = {
 }
 STATUS_LABELS = {-2: "no consumption", -1: "paid duly", 0: "revolving credit"}
 STATUS_LABELS |= {n: f"{n} month{'s' if n > 1 else ''} late" for n in range(1, 10)}
+# A quirk of the data set (about 2,900 clients in Sep 2005, a few dozen in all earlier months
+# together), said wherever a status legend or chart shows it.
+ONE_MONTH_LATE_NOTE = (
+    "“1 month late” is recorded almost only in the latest month (Sep 2005) of this data "
+    "set; earlier months hardly ever use it, so a move to or from it between months says "
+    "more about how the data was recorded than about the clients."
+)
 # Repayment-status groups of the Payments page: (label, lowest code, highest code), and
 # the column names payment_summary counts them under, in the same order.
 STATUS_GROUPS = (

@@ -9,6 +9,7 @@ from core import explore
 from core.data.status import data_status
 from core.db.engine import DatabaseError
 from core.explore.filters import id_from_query
+from core.vocabulary import ONE_MONTH_LATE_NOTE
 from dashboard.charts import explore as charts
 from dashboard.components import (
     engine,
@@ -118,6 +119,7 @@ if client_id is not None:
     else:
         st.markdown(charts.describe_client(record.profile))
         st.plotly_chart(charts.payment_history(record), key="chart_history")
+        st.caption(ONE_MONTH_LATE_NOTE)
 
 mirror_in_url(filters, client=client_id)
 if cache.error:

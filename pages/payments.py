@@ -6,7 +6,7 @@ import streamlit as st
 from core import explore
 from core.data.status import data_status
 from core.db.engine import DatabaseError
-from core.vocabulary import MONTH_LABELS
+from core.vocabulary import MONTH_LABELS, ONE_MONTH_LATE_NOTE
 from dashboard.charts import explore as charts
 from dashboard.components import engine, query_cache, stop_with, stop_without_clients
 from dashboard.filters import filter_sidebar, mirror_in_url
@@ -19,6 +19,17 @@ def pair_name(month) -> str:
     if month == ALL_MONTHS:
         return "every pair of months"
     return f"{MONTH_LABELS[month + 1]} → {MONTH_LABELS[month]}"
+
+
+def month_columns() -> dict:
+    """The monthly numbers' formats: NT$ and counts with thousands separators, shares in %."""
+    money = st.column_config.NumberColumn(format="NT$ %,d")
+    return {
+        "Month": st.column_config.TextColumn(pinned=True),
+        "Clients": st.column_config.NumberColumn(format="%,d"),
+        **{name: money for name in charts.MONTH_MONEY},
+        **{name: st.column_config.NumberColumn(format="%.1f%%") for name in charts.MONTH_SHARES},
+    }
 
 
 st.title("Payments")
@@ -44,6 +55,7 @@ if totals.empty:
 totals_column, medians_column = st.columns(2)
 totals_column.plotly_chart(charts.monthly_totals(totals), key="chart_totals")
 st.plotly_chart(charts.status_shares(totals), key="chart_status")
+st.caption(ONE_MONTH_LATE_NOTE)
 
 pair = st.selectbox("Months compared", PAIRS, format_func=pair_name, key="transition_month")
 try:
@@ -79,7 +91,12 @@ if note:
     medians_column.caption(note)
 
 with st.expander("The numbers per month"):
-    st.dataframe(charts.month_rows(months), hide_index=True, key="month_numbers")
+    st.dataframe(
+        charts.month_rows(months),
+        hide_index=True,
+        key="month_numbers",
+        column_config=month_columns(),
+    )
 
 mirror_in_url(filters)
 if cache.error:

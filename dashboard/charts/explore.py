@@ -63,12 +63,25 @@ def describe_client(profile: dict) -> str:
     )
 
 
+MONTH_COLUMNS = {
+    "label": "Month",
+    "clients": "Clients",
+    "total_bill": "Total billed (NT$)",
+    "total_paid": "Total paid (NT$)",
+    "median_bill": "Median bill (NT$)",
+    "median_paid": "Median payment (NT$)",
+}
+MONTH_MONEY = [name for name in MONTH_COLUMNS.values() if name.endswith("(NT$)")]
+MONTH_SHARES = [f"{name.capitalize()} (%)" for name, _, _ in STATUS_GROUPS]
+
+
 def month_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The payments page's monthly numbers as a table, one row per month."""
-    table = frame[["label", "clients", "total_bill", "median_bill", "total_paid", "median_paid"]]
-    table = table.rename(columns={"label": "month"})
+    """The payments page's monthly numbers as a table, one row per month: month, clients and
+    the money first, then the share of clients in each repayment status (in %)."""
+    table = frame[list(MONTH_COLUMNS)].rename(columns=MONTH_COLUMNS)
     shares = {
-        f"{name} (%)": (frame[f"share: {name}"] * 100).round(1) for name, _, _ in STATUS_GROUPS
+        header: (frame[f"share: {name}"] * 100).round(1)
+        for header, (name, _, _) in zip(MONTH_SHARES, STATUS_GROUPS, strict=True)
     }
     return table.assign(**shares)
 

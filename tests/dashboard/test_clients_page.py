@@ -11,9 +11,10 @@ from streamlit.testing.v1 import AppTest
 from core import explore
 from core.data.loader import load_file
 from core.explore.filters import Filters
+from core.vocabulary import ONE_MONTH_LATE_NOTE
 from dashboard.charts.explore import NO_MATCH, client_rows, metric_values
 from dashboard.components import escape_markdown
-from tests.dashboard.charts import chart, metrics
+from tests.dashboard.charts import chart, metrics, texts
 from tests.dashboard.conftest import APP, page_opener
 from tests.tcp_proxy import TcpProxy
 
@@ -143,6 +144,7 @@ def test_lookup_shows_the_profile_and_history_chart(clients_page, db):
     assert bill["y"] == list(record.history["bill_amt"])
     assert paid["y"] == list(record.history["pay_amt"])
     assert status["text"] == list(record.history["status_label"])
+    assert ONE_MONTH_LATE_NOTE in texts(app.caption)  # the data set's quirk, under the chart
     assert app.query_params["client"] == "7"
 
 

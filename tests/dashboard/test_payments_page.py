@@ -3,12 +3,14 @@ and the monthly numbers, status shares and transition heatmap, checked against c
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
 from core import explore
 from core.explore.filters import Filters
-from core.vocabulary import MONTH_LABELS, STATUS_GROUPS
+from core.vocabulary import MONTH_LABELS, ONE_MONTH_LATE_NOTE, STATUS_GROUPS
 from dashboard.charts.explore import NO_MATCH, month_rows
 from tests.conftest import SCALED_MEDIANS
 from tests.dashboard.charts import chart, decode, texts
@@ -49,6 +51,29 @@ def test_opens_on_all_clients(payments_page, db):
     assert_shows(app, db, Filters())
     assert app.caption[0].value.startswith("Showing all clients: 24,000 clients")
     assert not app.checkbox  # every median exact: nothing to ask for
+
+
+def test_the_numbers_read_without_scrolling_and_the_one_month_quirk_is_said(payments_page, db):
+    """Month, clients and money first under headers in words, formatted; and a note that
+    "1 month late" hardly occurs before the latest month (/work/shared/data quirk)."""
+    app = payments_page()
+    table = app.dataframe[0]
+    assert list(table.value.columns[:6]) == [
+        "Month", "Clients", "Total billed (NT$)", "Total paid (NT$)", "Median bill (NT$)",
+        "Median payment (NT$)",
+    ]  # fmt: skip
+    assert "1 month late (%)" in table.value.columns
+    assert not any("_" in column for column in table.value.columns)
+    formats = {
+        name: column.get("type_config", {}).get("format")
+        for name, column in json.loads(table.proto.columns).items()
+    }
+    assert formats["Total billed (NT$)"] == "NT$ %,d" and formats["Clients"] == "%,d"
+    assert formats["1 month late (%)"] == "%.1f%%"
+    assert ONE_MONTH_LATE_NOTE in texts(app.caption)
+    months = explore.payment_months(db, Filters())
+    latest = months.set_index("label")["share: 1 month late"]
+    assert latest["Sep 2005"] > 0.1 and latest.drop("Sep 2005").max() < 0.01  # the quirk holds
 
 
 @pytest.mark.parametrize(
