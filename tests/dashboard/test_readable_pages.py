@@ -4,6 +4,7 @@ text and picker entry is written for people (no offsets such as "+00:00", no lit
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -11,6 +12,7 @@ import pytest
 
 from core.db.engine import make_engine
 from core.ml.registry import set_champion
+from dashboard.formats import SMALL_GROUP_NOTE
 from tests.trained import register
 
 UNREADABLE = {
@@ -105,3 +107,20 @@ def test_the_check_finds_what_it_looks_for():
         "a literal None",
         "a raw code",
     ]
+
+
+@pytest.mark.parametrize(
+    ("page", "chart", "small"),
+    [
+        # 11 clients have the undocumented education code 0
+        ("clients", "chart_rate_education", "undocumented (0)<br><i>small group</i>"),
+        # 9 clients were 8 months late in a month
+        ("payments", "chart_transitions", "8 months late (9 clients, small group)"),
+    ],
+)
+def test_small_groups_are_marked_and_explained(dashboard, with_versions, page, chart, small):
+    app = dashboard(PAGES[page], DATABASE_URL=with_versions)
+    assert SMALL_GROUP_NOTE in [c.value for c in app.caption]
+    spec = json.loads(next(c for c in app.get("plotly_chart") if c.key == chart).proto.spec)
+    axis = spec["layout"]["yaxis"]
+    assert small in axis.get("ticktext", spec["data"][0]["y"])
