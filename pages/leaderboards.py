@@ -59,8 +59,8 @@ def version_label(version: str) -> str:
     return formats.version_choice(infos[version]) + marks.get(version, "")
 
 
-pick, rank = st.columns([3, 1])
-chosen = pick.multiselect(
+# The whole width for the versions: each entry names model, AUC and time.
+chosen = st.multiselect(
     "Versions",
     list(infos),
     default=[default],
@@ -68,7 +68,7 @@ chosen = pick.multiselect(
     key="lb_versions",
     help="Choose several to compare them side by side.",
 )
-metric = rank.selectbox("Rank by", METRICS, key="lb_metric")
+metric = st.columns(4)[0].selectbox("Rank by", METRICS, key="lb_metric")
 
 if not chosen:
     st.info("Choose at least one version.")

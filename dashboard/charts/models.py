@@ -87,8 +87,16 @@ def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
             "range": [low, high],
         },
         yaxis={"categoryorder": "array", "categoryarray": order},
-        height=max(300, 34 * len(rows) + 140),
-        legend={"title": "★ kept for scoring", "orientation": "h", "y": -0.25},
+        height=max(320, 34 * len(rows) + 180),
+        # the legend at the foot of the figure, under the axis title rather than over it
+        legend={
+            "title": "★ kept for scoring",
+            "orientation": "h",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
+        },
+        margin={"b": 100},
     )
     return figure
 

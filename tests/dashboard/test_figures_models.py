@@ -188,3 +188,8 @@ def test_the_board_table_never_leaves_a_gap_streamlit_would_call_none():
     assert table["Kept"].tolist() == ["★", "", "★", ""]
     assert not table.isna().any().any()
     assert figures.board_table(board().dropna())["Accuracy"].dtype == float  # complete: numbers
+
+
+def test_the_legend_of_models_sits_below_the_axis_title():
+    legend = figures.models_on_metric(board(), "AUC").layout.legend
+    assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")
