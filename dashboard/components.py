@@ -10,6 +10,7 @@ import streamlit as st
 from core.cache import QueryCache, get_store
 from core.db.engine import get_engine
 from core.settings import SettingsError, get_settings
+from dashboard import formats
 
 
 def settings():
@@ -111,14 +112,14 @@ def load_history_table(records) -> pd.DataFrame:
 
     return pd.DataFrame(
         {
-            "Loaded at (UTC)": [f"{r.loaded_at:%Y-%m-%d %H:%M:%S}" for r in records],
+            "Loaded at": [formats.timestamp(r.loaded_at) for r in records],
             "File": [r.source for r in records],
             "Clients added": [count(r.clients_added) for r in records],
             "Clients updated": [count(r.clients_updated) for r in records],
             "Payment rows written": [count(r.payments_written) for r in records],
             "Replaced the data set": ["yes" if r.replaced else "no" for r in records],
-            "Clients after": [f"{r.clients:,}" for r in records],
+            "Clients after": [formats.count(r.clients) for r in records],
             "Data version": [str(r.version) for r in records],
-            "sha256": [r.sha256 or "" for r in records],
+            "SHA-256": [formats.text(r.sha256) for r in records],
         }
     )

@@ -10,6 +10,7 @@ from core.serving.decisions import Decision
 from core.serving.policy import DEFAULT_THRESHOLD, threshold_for
 from core.serving.reasons import reasons_of
 from dashboard.components import engine
+from dashboard.formats import money
 
 SLIDER = "score_threshold"
 SLIDER_VERSION = "score_threshold_version"
@@ -50,12 +51,6 @@ def show_reasons(container, explanation) -> None:
         container.markdown(f"{i}. {reason.text}: +{reason.effect * 100:.1f} pts")
     if found.protected_note:
         container.caption(found.protected_note)
-
-
-def money(amount: float) -> str:
-    """An amount in New Taiwan dollars, the sign before the currency: "−NT$ 1,668,000"."""
-    sign = "−" if amount < 0 else ""
-    return f"{sign}NT$ {abs(amount):,.0f}"
 
 
 def show_decision(decision: Decision, title: str) -> None:

@@ -46,7 +46,9 @@ def filter_sidebar(bounds: Bounds) -> Filters:
             )
         st.slider("Age", *slider_bounds["age"], key=KEYS["age"])
         low, high = slider_bounds["limit_bal"]
-        st.slider("Credit limit (NT$)", low, high, step=LIMIT_STEP, key=KEYS["limit_bal"])
+        st.slider(
+            "Credit limit", low, high, step=LIMIT_STEP, format="NT$ %,d", key=KEYS["limit_bal"]
+        )
         st.radio("Defaulted", list(DEFAULTED), horizontal=True, key=KEYS["defaulted"])
         st.button("Clear filters", key="filter_clear", on_click=_clear, args=(slider_bounds,))
     filters = _from_widgets(slider_bounds)

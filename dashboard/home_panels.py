@@ -6,7 +6,6 @@ The `*_lines` functions are plain text from core's values, tested without Stream
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
@@ -17,8 +16,9 @@ from core.jobs.store import Job
 from core.overview import ChampionCard, Portfolio, PortfolioRuns
 from core.portfolio import Run
 from core.serving.stability import MIN_SCORES, Index
+from dashboard import formats
 from dashboard.access import PAGES
-from dashboard.portfolio import changes_text, money, top_reason_text
+from dashboard.portfolio import changes_text, top_reason_text
 from dashboard.stability_panel import verdict_text
 
 PAGE_FILES = Path(__file__).resolve().parent.parent / "pages"
@@ -43,18 +43,13 @@ def link(actor: Actor, file: str, label: str, icon: str) -> None:
         st.caption(f"{label}: the {spec.title} page, under {spec.section} in the menu.")
 
 
-def percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
-
-
 def portfolio_panel(figures: Portfolio, actor: Actor) -> None:
     """Clients, default rate, average limit and the share late in the latest month."""
     clients, rate, limit, late = st.columns(4)
-    clients.metric("Clients", f"{figures.clients:,}")
-    rate.metric("Default rate", percent(figures.default_rate))
-    average = "n/a" if figures.average_limit is None else f"{figures.average_limit:,.0f}"
-    limit.metric("Average credit limit", average)
-    late.metric(f"Late in {figures.month}", percent(figures.late_last_month))
+    clients.metric("Clients", formats.count(figures.clients))
+    rate.metric("Default rate", formats.percent(figures.default_rate))
+    limit.metric("Average credit limit", formats.money(figures.average_limit))
+    late.metric(f"Late in {figures.month}", formats.percent(figures.late_last_month))
     st.caption(
         "Default rate: clients who defaulted the month after the data ends. Late: clients "
         f"one month or more behind on their payment in {figures.month}, the latest month."
@@ -97,20 +92,16 @@ def champion_panel(card: ChampionCard | None, actor: Actor) -> None:
     )
 
 
-def when(moment: datetime | None) -> str:
-    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
 def job_lines(job: Job) -> list[str]:
     """What the training panel says about the latest job."""
     lines = [f"**{STATES.get(job.state, job.state)}**: version {job.version}"]
     if job.state == "queued":
-        lines.append(f"submitted {when(job.submitted_at)}")
+        lines.append(f"submitted {formats.timestamp(job.submitted_at)}")
     elif job.state == "running":
         done = f"{job.models_done} of {job.models_total} models"
-        lines.append(f"{job.stage or 'running'}, {done}, since {when(job.started_at)}")
+        lines.append(f"{job.stage or 'running'}, {done}, since {formats.timestamp(job.started_at)}")
     else:
-        lines.append(f"ended {when(job.finished_at or job.submitted_at)}")
+        lines.append(f"ended {formats.timestamp(job.finished_at or job.submitted_at)}")
     if job.state == "succeeded" and job.best_model_name:
         score = "" if job.best_score is None else f" ({job.metric} {job.best_score:.3f})"
         lines.append(f"best: {job.best_model_name}{score}")
@@ -163,14 +154,15 @@ def run_state_lines(run: Run) -> list[str]:
     or failed)."""
     lines = [f"**{STATES.get(run.state, run.state)}**: run {run.id}, version {run.version}"]
     if run.state == "queued":
-        lines.append(f"{run.clients_total:,} clients, submitted {when(run.submitted_at)}")
+        submitted = formats.timestamp(run.submitted_at)
+        lines.append(f"{run.clients_total:,} clients, submitted {submitted}")
     elif run.state == "running":
         lines.append(
             f"{run.clients_done:,} of {run.clients_total:,} clients scored "
-            f"({run.progress:.0%}), since {when(run.started_at)}"
+            f"({run.progress:.0%}), since {formats.timestamp(run.started_at)}"
         )
     else:
-        lines.append(f"ended {when(run.finished_at or run.submitted_at)}")
+        lines.append(f"ended {formats.timestamp(run.finished_at or run.submitted_at)}")
         if run.error:
             lines.append(f"why: {run.error}")
     return lines
@@ -182,7 +174,7 @@ def finished_run_lines(run: Run) -> list[str]:
     role = " (champion)" if run.champion else ""
     return [
         f"**Run {run.id}: version {run.version}{role}**, {run.filters_text}, ended "
-        f"{when(run.finished_at)}, at threshold {run.threshold:.2f}",
+        f"{formats.timestamp(run.finished_at)}, at threshold {run.threshold:.2f}",
         *filter(None, [top_reason_text(run.summary)]),
         changes_text(run.summary["changes"]),
     ]
@@ -217,7 +209,7 @@ def finished_run_figures(run: Run) -> None:
     st.markdown(lines[0])
     clients, loss, declined = st.columns(3)
     clients.metric("Clients scored", f"{summary['clients']:,}")
-    loss.metric("Expected loss", money(summary["expected_loss"]), help=f"LGD {run.lgd:.0%}")
+    loss.metric("Expected loss", formats.money(summary["expected_loss"]), help=f"LGD {run.lgd:.0%}")
     declined.metric("Clients declined", f"{summary['decisions']['decline']:,}")
     for line in lines[1:]:
         st.markdown(line)

@@ -19,13 +19,9 @@ from dashboard.access import current, needs, verified
 from dashboard.charts import portfolio as figures
 from dashboard.components import engine, settings
 from dashboard.filters import SAVED
+from dashboard.formats import money
 
 POLL_SECONDS = 1.0
-
-
-def money(amount: float) -> str:
-    """An amount in New Taiwan dollars: "NT$ 1,234,567"."""
-    return f"NT$ {amount:,.0f}"
 
 
 def runs_table(runs: list[portfolio.Run]) -> pd.DataFrame:

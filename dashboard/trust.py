@@ -21,6 +21,7 @@ from core.ml.trust import (
     stored_trust,
     trust_from_holdout,
 )
+from dashboard import formats
 from dashboard.charts import models as figures
 from dashboard.components import engine
 
@@ -153,7 +154,7 @@ def fairness_section(fairness: dict) -> None:
         )
 
 
-NOT_JUDGED = "–"
+NOT_JUDGED = formats.MISSING
 
 
 def readable(table):

@@ -22,13 +22,13 @@ from dashboard.filters import filter_sidebar, mirror_in_url, query_params
 
 LARGEST_ID = 2**53 - 1  # the largest whole number a browser holds exactly
 COLUMNS = {
-    "id": "id",
-    "limit_bal": "credit limit",
-    "sex": "sex",
-    "education": "education",
-    "marriage": "marriage",
-    "age": "age",
-    "defaulted": "defaulted",
+    "id": "Client",
+    "limit_bal": "Credit limit",
+    "sex": "Sex",
+    "education": "Education",
+    "marriage": "Marriage",
+    "age": "Age",
+    "defaulted": "Defaulted",
 }
 
 st.title("Clients")
@@ -53,6 +53,8 @@ if shown.clients == 0:
 st.plotly_chart(charts.age_distribution(ages), key="chart_age")
 for column, by in zip(st.columns(3), explore.BREAKDOWNS, strict=True):
     column.plotly_chart(charts.default_rates(rates[by], by), key=f"chart_rate_{by}")
+if note := charts.small_group_note(*rates.values()):
+    st.caption(note)
 st.plotly_chart(charts.limit_distribution(limits, explore.LIMIT_BIN), key="chart_limit")
 
 st.subheader("Matching clients")
@@ -72,7 +74,15 @@ try:
     )
 except DatabaseError as exc:
     stop_with(exc)
-st.dataframe(charts.client_rows(rows), hide_index=True, key="table_rows")
+st.dataframe(
+    charts.client_rows(rows),
+    hide_index=True,
+    key="table_rows",
+    column_config={
+        "Client": st.column_config.NumberColumn(format="%d"),
+        "Credit limit (NT$)": st.column_config.NumberColumn(format="NT$ %,d"),
+    },
+)
 st.download_button(
     f"Download the {shown.clients:,} matching clients (CSV)",
     data=lambda: b"".join(explore.export_csv(db, filters)),

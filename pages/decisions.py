@@ -21,7 +21,8 @@ from core.serving.policy import get_policy, save_policy
 from dashboard.access import current, needs, show_refusal
 from dashboard.charts import decisions as figures
 from dashboard.components import engine, stop_with
-from dashboard.decisions import money, show_decision
+from dashboard.decisions import show_decision
+from dashboard.formats import money
 
 st.title("Decisions")
 st.caption(

@@ -13,6 +13,7 @@ from core.data.status import data_status, load_history
 from core.db.engine import DatabaseError, database_label
 from core.overview import latest_job, model_overview, portfolio, portfolio_runs
 from core.settings import SettingsError, get_settings
+from dashboard import formats
 from dashboard.access import audit_table, current, needs, show_refusal
 from dashboard.components import (
     ProgressBar,
@@ -187,7 +188,7 @@ footer = (
     else [
         f"Data version {status.version}: {status.clients:,} clients and {status.payments:,} "
         f"payment rows; the latest load was **{status.source}** at "
-        f"{status.loaded_at:%Y-%m-%d %H:%M} UTC."
+        f"{formats.timestamp(status.loaded_at)}."
     ]
 )
 if visits.value is not None:

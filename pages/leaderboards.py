@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import streamlit as st
+from pandas.api.types import is_numeric_dtype
 
 from core.db.engine import DatabaseError
 from core.ml.leaderboard import leaderboard, version_history
@@ -18,10 +19,11 @@ from core.ml.registry import (
 from core.ml.trust import TRUST_PARTS
 from core.settings import SettingsError
 from core.vocabulary import METRICS
-from dashboard import challenger, trust
+from dashboard import challenger, formats, trust
 from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with
 
+TIME_COLUMN = st.column_config.NumberColumn("TT (s per fold)", format="%.3f")
 TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
 
 st.title("Leaderboards")
@@ -54,11 +56,11 @@ SHOWN_METRICS = [
 
 
 def version_label(version: str) -> str:
-    return infos[version].label + marks.get(version, "")
+    return formats.version_choice(infos[version]) + marks.get(version, "")
 
 
-pick, rank = st.columns([3, 1])
-chosen = pick.multiselect(
+# The whole width for the versions: each entry names model, AUC and time.
+chosen = st.multiselect(
     "Versions",
     list(infos),
     default=[default],
@@ -66,7 +68,7 @@ chosen = pick.multiselect(
     key="lb_versions",
     help="Choose several to compare them side by side.",
 )
-metric = rank.selectbox("Rank by", METRICS, key="lb_metric")
+metric = st.columns(4)[0].selectbox("Rank by", METRICS, key="lb_metric")
 
 if not chosen:
     st.info("Choose at least one version.")
@@ -75,14 +77,19 @@ else:
         board = leaderboard(engine(), [infos[v] for v in chosen], rank_by=metric)
     except DatabaseError as exc:
         stop_with(exc)
+    table = figures.board_table(board)
+    numbers = [m for m in [*METRICS, "TT (Sec)"] if m in table and is_numeric_dtype(table[m])]
     st.dataframe(
-        board.drop(columns=["Model ID"]).assign(Kept=board["Kept"].map({True: "★", False: ""})),
+        table,
         hide_index=True,
         key="lb_table",
-        column_order=["Version", "Model", *SHOWN_METRICS, "TT (Sec)", "Kept"],
+        column_order=[
+            c for c in ["Version", "Model", *SHOWN_METRICS, "TT (Sec)", "Kept"] if c in table
+        ],
         column_config={
-            **{m: st.column_config.NumberColumn(format="%.4f") for m in METRICS},
-            "TT (Sec)": st.column_config.NumberColumn("TT (s per fold)", format="%.3f"),
+            "TT (Sec)": st.column_config.Column("TT (s per fold)"),
+            **{m: st.column_config.NumberColumn(format="%.4f") for m in numbers},
+            **({"TT (Sec)": TIME_COLUMN} if "TT (Sec)" in numbers else {}),
             "Kept": st.column_config.TextColumn("Kept", help="the model the version stores"),
         },
     )
@@ -92,6 +99,10 @@ else:
     )
     left, right = st.columns(2)
     left.plotly_chart(figures.models_on_metric(board, metric), key="lb_models")
+    left.caption(
+        f"The {metric} axis starts near the lowest model, not at 0, so that the differences "
+        "between models show; read the values on the bars."
+    )
     right.plotly_chart(figures.auc_against_time(board), key="lb_time")
     st.plotly_chart(figures.metrics_heatmap(board, rank_by=metric), key="lb_heatmap")
 
@@ -113,9 +124,7 @@ model, score, data, made = st.columns(4)
 model.metric("Kept model", info.model_id)
 score.metric(info.metric, f"{info.score or 0:.4f}")
 data.metric("Rows · folds", f"{info.rows:,} · {info.folds}")
-made.metric(
-    "Created (UTC)", f"{info.created_at:%Y-%m-%d}", help=f"{info.created_at:%Y-%m-%d %H:%M} UTC"
-)
+made.metric("Created", formats.day(info.created_at), help=formats.timestamp(info.created_at))
 
 
 def refusal(version: str) -> Exception | None:

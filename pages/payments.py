@@ -65,6 +65,8 @@ try:
 except DatabaseError as exc:
     stop_with(exc)
 st.plotly_chart(charts.transitions(moves), key="chart_transitions")
+if note := charts.small_group_note(totals, charts.starting_statuses(moves)):
+    st.caption(note)
 
 # Medians are the slowest query here (exact ones sort every matching value), so they run
 # last and fill their place beside the totals when done. Under broad filters on a large

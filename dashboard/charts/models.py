@@ -7,10 +7,13 @@ chart that says so instead of an error.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 
 from core.vocabulary import METRICS, best_first
+from dashboard import formats
 
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6"]
 KEPT_COLOUR = "#E45756"
@@ -63,10 +66,11 @@ def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
                     },
                 },
                 text=[
-                    f"{value:.4f}" + (" ★" if k else "")
+                    f"{value:.3f}" + (" ★" if k else "")
                     for value, k in zip(group[metric], kept, strict=True)
                 ],
-                textposition="auto",
+                textposition="outside",
+                cliponaxis=False,
                 hovertemplate=f"%{{y}}<br>{metric} %{{x:.4f}}<extra>version {version}</extra>",
             )
         )
@@ -74,15 +78,52 @@ def models_on_metric(board: pd.DataFrame, metric: str = "AUC") -> go.Figure:
     best = rows.groupby("Model")[metric].max() if higher else rows.groupby("Model")[metric].min()
     # the first category is drawn at the bottom: the best goes last
     order = best.sort_values(ascending=higher).index.tolist()
+    low, high = zoomed_range(rows[metric])
     figure.update_layout(
         title=title,
         barmode="group",
-        xaxis_title=metric,
+        xaxis={
+            "title": f"{metric} (axis from {low:.2f}, to show the differences)",
+            "range": [low, high],
+        },
         yaxis={"categoryorder": "array", "categoryarray": order},
-        height=max(300, 28 * len(rows) + 120),
-        legend_title="★ kept for scoring",
+        height=max(320, 34 * len(rows) + 180),
+        # the legend at the foot of the figure, under the axis title rather than over it
+        legend={
+            "title": "★ kept for scoring",
+            "orientation": "h",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
+        },
+        margin={"b": 100},
     )
     return figure
+
+
+def zoomed_range(values: pd.Series) -> tuple[float, float]:
+    """An axis range that starts near the smallest value rather than at 0, so bars of 0.62
+    and 0.71 differ visibly, with room right of the largest for its label."""
+    low, high = float(values.min()), float(values.max())
+    spread = max(high - low, 0.02)
+    start = max(0.0, math.floor((low - spread * 0.5) * 20) / 20)  # a multiple of 0.05
+    return start, high + (high - start) * 0.25
+
+
+def board_table(board: pd.DataFrame) -> pd.DataFrame:
+    """A leaderboard as its table shows it: ★ for the kept model, no Model ID; a metric no
+    model has is left out, and one some models lack is written as text with "—" for them
+    (Streamlit would draw the gap as "None")."""
+    table = board.drop(columns=["Model ID"]).assign(Kept=board["Kept"].map({True: "★", False: ""}))
+    for column in [*METRICS, "TT (Sec)"]:
+        if column not in table or not table[column].isna().any():
+            continue
+        if table[column].isna().all():
+            table = table.drop(columns=[column])
+        else:
+            digits = 3 if column == "TT (Sec)" else 4
+            table[column] = [formats.number(v, digits) for v in table[column]]
+    return table
 
 
 def metrics_heatmap(
@@ -111,9 +152,9 @@ def metrics_heatmap(
             colorscale="Blues",
             zmin=0,
             zmax=1,
-            text=values.round(3).to_numpy(),
+            text=values.to_numpy(),
             customdata=values.to_numpy(),
-            texttemplate="%{text}",
+            texttemplate="%{text:.3f}",
             hovertemplate="%{y}<br>%{x} %{customdata:.4f}<extra></extra>",
             colorbar={"title": "better"},
         )
@@ -158,28 +199,32 @@ def auc_against_time(board: pd.DataFrame) -> go.Figure:
 
 
 def best_over_time(history: pd.DataFrame) -> go.Figure:
-    """The AUC of each version's stored model, in the order versions were made."""
-    title = "Best AUC per version over time"
+    """The AUC of each version's stored model, one point per version in the order they were
+    made (the date in the hover), on an axis around the AUCs; the champion starred."""
+    title = "AUC of each version's kept model"
     rows = history.dropna(subset=["AUC"]) if "AUC" in history else history.iloc[0:0]
     if rows.empty:
         return _empty(title, "no model versions yet")
+    created = [formats.timestamp(moment) for moment in rows["Created"]]
     figure = go.Figure(
         go.Scatter(
-            x=rows["Created"],
+            x=rows["Version"],
             y=rows["AUC"],
             mode="lines+markers+text",
-            text=rows["Version"],
+            text=[f"{auc:.3f}" for auc in rows["AUC"]],
             textposition="top center",
-            customdata=rows["Model"],
-            hovertemplate="version %{text}: %{customdata}<br>AUC %{y:.4f}<br>%{x}<extra></extra>",
+            customdata=list(zip(rows["Model"], created, strict=True)),
+            hovertemplate="version %{x}: %{customdata[0]}<br>AUC %{y:.4f}<br>"
+            "%{customdata[1]}<extra></extra>",
             name="versions",
+            cliponaxis=False,
         )
     )
     champions = rows[rows["Champion"].astype(bool)]
     if not champions.empty:
         figure.add_trace(
             go.Scatter(
-                x=champions["Created"],
+                x=champions["Version"],
                 y=champions["AUC"],
                 mode="markers",
                 marker={"symbol": "star", "size": 18, "color": "#F2CF5B"},
@@ -187,7 +232,14 @@ def best_over_time(history: pd.DataFrame) -> go.Figure:
                 hoverinfo="skip",
             )
         )
-    figure.update_layout(title=title, xaxis_title="created", yaxis_title="AUC", height=380)
+    low, high = float(rows["AUC"].min()), float(rows["AUC"].max())
+    figure.update_layout(
+        title=title,
+        xaxis={"title": "version (oldest first)", "type": "category"},
+        yaxis={"title": "AUC", "range": [max(0.0, low - 0.05), min(1.0, high + 0.05)]},
+        legend={"orientation": "h", "y": -0.3},
+        height=380,
+    )
     return figure
 
 
@@ -222,9 +274,22 @@ def pr_curve(evaluation: dict) -> go.Figure:
     total = sum(confusion.values())
     if total:
         share = (confusion.get("tp", 0) + confusion.get("fn", 0)) / total
-        figure.add_hline(y=share, line_dash="dot", annotation_text=f"defaulters {share:.0%}")
+        figure.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[share, share],
+                mode="lines",
+                line={"dash": "dot", "color": "#888888"},
+                name=f"chance: defaulters' share, {share:.0%}",
+                hoverinfo="skip",
+            )
+        )
     figure.update_layout(
-        title="Precision-recall curve", xaxis_title="recall", yaxis_title="precision", height=400
+        title="Precision-recall curve",
+        xaxis={"title": "recall", "range": [0, 1]},
+        yaxis={"title": "precision", "range": [0, 1.05]},
+        legend={"orientation": "h", "y": -0.25},
+        height=400,
     )
     return figure
 

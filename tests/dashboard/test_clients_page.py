@@ -36,7 +36,7 @@ def assert_shows(app, db, filters: Filters) -> None:
     for by in explore.BREAKDOWNS:
         rates = explore.default_rates(db, filters, by)
         shown = chart(app, f"chart_rate_{by}")["traces"]
-        assert (shown[0]["x"], shown[0]["y"]) == (list(rates["label"]), list(rates["rate"]))
+        assert (shown[0]["y"], shown[0]["x"]) == (list(rates["label"]), list(rates["rate"]))
     limits = chart(app, "chart_limit")
     assert sum(sum(trace["y"]) for trace in limits["traces"]) == expected.clients
     table = explore.client_table(db, filters)
@@ -98,9 +98,9 @@ def test_no_clients_match_shows_zero_and_empty_charts(clients_page, db):
     assert explore.figures(db, Filters(marriage=(0,), age=(21, 21))).clients == 0
     assert metrics(app) == {
         "Clients": "0",
-        "Average age": "–",
-        "Default rate": "–",
-        "Average credit limit": "–",
+        "Average age": "—",
+        "Default rate": "—",
+        "Average credit limit": "—",
     }
     assert "No clients match these filters" in app.info[0].value
     for key in ("chart_age", "chart_rate_sex", "chart_limit"):
@@ -121,12 +121,12 @@ def test_table_is_sorted_sized_and_paged_by_its_widgets(clients_page, db):
         db, Filters(), sort="age", descending=True, page=3, page_size=50
     )
     pd.testing.assert_frame_equal(app.dataframe[0].value, client_rows(expected), check_dtype=False)
-    assert app.dataframe[0].value["age"].iloc[0] <= 79
+    assert app.dataframe[0].value["Age"].iloc[0] <= 79
     # Narrower filters leave fewer pages: the page number follows.
     app.slider(key="filter_age").set_value((79, 79)).run()
     assert not app.exception
     assert app.number_input(key="table_page").value == 1
-    assert list(app.dataframe[0].value["age"]) == [79]
+    assert list(app.dataframe[0].value["Age"]) == [79]
 
 
 def test_lookup_shows_the_profile_and_history_chart(clients_page, db):

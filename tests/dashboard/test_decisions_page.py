@@ -15,7 +15,7 @@ from core.serving.decisions import Costs, best_threshold, decision_holdout, prof
 from core.serving.policy import get_policy, save_policy
 from core.serving.scoring import score
 from core.vocabulary import FEATURES, TARGET
-from dashboard.decisions import money
+from dashboard.formats import money
 from tests.dashboard.charts import chart, metrics
 from tests.trained import real_frame, register
 

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from core.explore.clients import ClientRecord, Figures
+from dashboard import formats
 from dashboard.charts import explore as figures
 
 AGES = pd.DataFrame({"age": [25, 25, 30], "defaulted": [False, True, False], "clients": [10, 4, 7]})
@@ -60,11 +61,30 @@ def test_limit_distribution_centres_bars_on_their_band():
     assert list(figure.data[0].x) == [25_000] and list(figure.data[1].x) == [75_000]
 
 
-def test_default_rates_show_percentages():
+def test_default_rates_show_percentages_with_their_clients():
     figure = figures.default_rates(RATES, "sex")
-    assert list(figure.data[0].x) == ["male", "female"]
-    assert list(figure.data[0].text) == ["50.0%", "10.0%"]
+    assert list(figure.data[0].y) == ["male", "female"]
+    assert list(figure.data[0].x) == [0.5, 0.1]
+    assert list(figure.data[0].text) == ["50.0% of 10", "10.0% of 30"]
+    assert "%{customdata[0]:,} clients" in figure.data[0].hovertemplate
     assert figure.layout.title.text == "Default rate by sex"
+
+
+def test_a_small_groups_rate_is_paler_hatched_and_marked():
+    figure = figures.default_rates(RATES, "sex")  # 10 men: under 30; 30 women: not
+    bars = figure.data[0]
+    assert list(bars.marker.color) == [figures.SMALL_COLOUR, figures.RATE_COLOUR]
+    assert list(bars.marker.pattern.shape) == ["/", ""]
+    assert list(figure.layout.yaxis.ticktext) == ["male<br><i>small group</i>", "female"]
+    assert figures.small_group_note(RATES) == formats.SMALL_GROUP_NOTE
+    assert figures.small_group_note(RATES.assign(clients=[30, 31])) is None
+
+
+def test_rate_labels_fit_above_the_bars():
+    figure = figures.default_rates(RATES, "sex")
+    bars = figure.data[0]
+    assert bars.orientation == "h" and bars.textposition == "outside"
+    assert figure.layout.xaxis.range[1] > max(RATES["rate"]) * 1.5
 
 
 def test_payment_history_has_bill_paid_and_status():
@@ -83,6 +103,10 @@ def test_payment_history_has_bill_paid_and_status():
     assert [trace.name for trace in figure.data] == ["bill", "paid", "repayment status"]
     assert list(figure.data[2].text) == ["paid duly", "2 months late"]
     assert figure.layout.title.text == "Client 7: six months of payments"
+    # the status words sit on their own band above the bars, never over them
+    bars, statuses = figure.layout.yaxis, figure.layout.yaxis2
+    assert figure.data[2].yaxis == "y2" and statuses.overlaying is None
+    assert bars.domain[1] < statuses.domain[0]
 
 
 def test_monthly_charts():
@@ -113,9 +137,22 @@ def test_estimated_medians_show_their_intervals_and_say_so():
 def test_transitions_are_shares_of_each_starting_status():
     figure = figures.transitions(MOVES)
     heatmap = figure.data[0]
-    assert list(heatmap.y) == ["-1: paid duly", "0: revolving credit", "1: 1 month late"]
+    assert list(heatmap.x) == ["paid duly", "revolving credit", "1 month late"]
     assert [list(row) for row in heatmap.z[:2]] == [[0.75, 0, 0.25], [0, 1, 0]]
     assert [list(row) for row in heatmap.customdata[:2]] == [[3, 0, 1], [0, 5, 0]]
+    assert "%{customdata:,} clients" in heatmap.hovertemplate
+
+
+def test_transition_rows_say_their_clients_and_small_ones_are_veiled():
+    many = pd.DataFrame({"from_status": [0, 0, 2], "to_status": [0, 2, 2], "clients": [40, 5, 3]})
+    figure = figures.transitions(many)
+    assert list(figure.data[0].y) == [
+        "revolving credit (45 clients)",
+        "2 months late (3 clients, small group)",
+    ]
+    veils = figure.layout.shapes
+    assert len(veils) == 1 and (veils[0].y0, veils[0].y1) == (0.5, 1.5)  # the second row
+    assert veils[0].fillcolor == figures.VEIL
 
 
 @pytest.mark.parametrize(
@@ -149,7 +186,7 @@ def test_no_rows_give_an_empty_chart_that_says_so(build):
         ),
         (
             Figures(0, None, None, None),
-            {"Clients": "0", "Average age": "–", "Default rate": "–", "Average credit limit": "–"},
+            {"Clients": "0", "Average age": "—", "Default rate": "—", "Average credit limit": "—"},
         ),
     ],
 )
@@ -169,6 +206,26 @@ def test_client_rows_use_labels():
             "defaulted": [True],
         }
     )
-    assert figures.client_rows(page).iloc[0].tolist() == [
-        1, 20_000, "female", "undocumented (0)", "married", 24, "yes"
-    ]  # fmt: skip
+    rows = figures.client_rows(page)
+    assert rows.iloc[0].tolist() == [1, 20_000, "female", "undocumented (0)", "married", 24, "yes"]
+    assert list(rows.columns) == figures.CLIENT_COLUMNS
+    assert list(rows.columns)[:2] == ["Client", "Credit limit (NT$)"]
+
+
+def test_status_shares_of_a_few_clients_are_paler_and_marked():
+    figure = figures.status_shares(MONTHS)  # 4 clients a month
+    assert list(figure.data[0].marker.opacity) == [0.4, 0.4]
+    assert list(figure.layout.xaxis.ticktext) == [
+        "Aug 2005<br><i>small group</i>",
+        "Sep 2005<br><i>small group</i>",
+    ]
+    assert "of %{customdata[1]:,} clients" in figure.data[0].hovertemplate
+    assert figures.small_group_note(MONTHS) == formats.SMALL_GROUP_NOTE
+    many = figures.status_shares(MONTHS.assign(clients=[400, 400]))
+    assert list(many.data[0].marker.opacity) == [1, 1]
+
+
+def test_starting_statuses_count_each_heatmap_row():
+    rows = figures.starting_statuses(MOVES)
+    assert rows.to_dict("list") == {"status": [-1, 0, 1], "clients": [4, 5, 0]}
+    assert figures.starting_statuses(pd.DataFrame()).empty

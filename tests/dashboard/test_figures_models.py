@@ -49,6 +49,23 @@ def test_models_on_a_metric_one_trace_per_version_best_on_top_kept_marked():
     assert figure.layout.title.text == "Models by AUC"
 
 
+def test_the_metric_axis_starts_near_the_lowest_bar_and_says_so():
+    figure = figures.models_on_metric(board(), "AUC")  # AUCs 0.68 to 0.78
+    low, high = figure.layout.xaxis.range
+    assert 0.5 < low < 0.68 and high > 0.78
+    assert figure.layout.xaxis.title.text == f"AUC (axis from {low:.2f}, to show the differences)"
+    assert list(figure.data[0].text) == ["0.680", "0.700 ★"]
+    assert figure.data[0].textposition == "outside"
+
+
+@pytest.mark.parametrize(
+    ("values", "start"), [([0.68, 0.78], 0.6), ([0.9, 0.9], 0.85), ([0.01, 0.5], 0.0)]
+)
+def test_zoomed_range_starts_on_a_round_value_below_the_lowest(values, start):
+    low, high = figures.zoomed_range(pd.Series(values))
+    assert low == pytest.approx(start) and high > max(values)
+
+
 def test_on_brier_the_lowest_is_best_and_on_top():
     frame = board().assign(Brier=[0.20, 0.14, 0.18, None])
     figure = figures.models_on_metric(frame, "Brier")
@@ -101,8 +118,12 @@ def test_best_over_time_marks_the_champion():
         columns=HISTORY_COLUMNS,
     )
     figure = figures.best_over_time(history)
-    assert list(figure.data[0].text) == ["1.0", "1.1"]
+    assert list(figure.data[0].x) == ["1.0", "1.1"] and figure.layout.xaxis.type == "category"
+    assert list(figure.data[0].text) == ["0.700", "0.780"]
+    assert figure.data[0].customdata[0][1] == "1 Jan 2026, 00:00 UTC"
     assert figure.data[1].name == "champion" and list(figure.data[1].y) == [0.78]
+    # the axis is around the AUCs, not 0 to 1.5
+    assert tuple(figure.layout.yaxis.range) == pytest.approx((0.65, 0.83))
 
 
 def test_evaluation_charts():
@@ -110,7 +131,12 @@ def test_evaluation_charts():
     assert roc.data[1].name == "AUC 0.7500" and "100 holdout clients" in roc.layout.title.text
     pr = figures.pr_curve(EVALUATION)
     assert list(pr.data[0].x) == [0.0, 0.5, 1.0]
-    assert pr.layout.shapes[0].y0 == pytest.approx(0.22)  # 22 of 100 holdout clients default
+    # the baseline is a legend entry, not a label written over the curve
+    baseline = pr.data[1]
+    assert list(baseline.y) == pytest.approx([0.22, 0.22])  # 22 of 100 holdout clients
+    assert baseline.name == "chance: defaulters' share, 22%"
+    assert not pr.layout.annotations and not pr.layout.shapes
+    assert pr.layout.legend.orientation == "h" and pr.layout.legend.y < 0
     confusion = figures.confusion_matrix(EVALUATION)
     assert [list(r) for r in confusion.data[0].z] == [[70, 8], [12, 10]]
     importance = figures.feature_importance(EVALUATION, top=2)
@@ -152,3 +178,18 @@ def test_the_figures_need_only_the_parts_the_page_reads():
         figures.feature_importance,
     ):
         assert build(parts).to_dict() == build(stored).to_dict()
+
+
+def test_the_board_table_never_leaves_a_gap_streamlit_would_call_none():
+    frame = board().assign(MCC=None)  # no model has an MCC; the ridge has no AUC
+    table = figures.board_table(frame)
+    assert "MCC" not in table and "Model ID" not in table
+    assert table["AUC"].tolist() == ["0.7000", "0.6800", "0.7800", "—"]
+    assert table["Kept"].tolist() == ["★", "", "★", ""]
+    assert not table.isna().any().any()
+    assert figures.board_table(board().dropna())["Accuracy"].dtype == float  # complete: numbers
+
+
+def test_the_legend_of_models_sits_below_the_axis_title():
+    legend = figures.models_on_metric(board(), "AUC").layout.legend
+    assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")

@@ -127,7 +127,7 @@ def test_adding_a_small_file_reports_what_it_added_and_keeps_every_load(
     assert history["Clients updated"].tolist() == ["0", "0"]
     assert history["Payment rows written"].tolist() == ["300", "144,000"]
     assert history["Clients after"].tolist() == ["24,050", "24,000"]
-    assert len(history["sha256"].iloc[0]) == 64
+    assert len(history["SHA-256"].iloc[0]) == 64
 
 
 def test_history_rows_from_before_it_was_kept_say_so():
@@ -145,4 +145,4 @@ def test_history_rows_from_before_it_was_kept_say_so():
     )
     [row] = load_history_table([old]).to_dict("records")
     assert row["Clients added"] == row["Clients updated"] == "not recorded"
-    assert (row["Clients after"], row["Loaded at (UTC)"]) == ("1,234,567", "2025-01-02 03:04:05")
+    assert (row["Clients after"], row["Loaded at"]) == ("1,234,567", "2 Jan 2025, 03:04 UTC")

@@ -18,7 +18,7 @@ from core.portfolio.store import mark_failed
 from core.portfolio.work import score_part
 from core.serving.stability import Index, score_stability
 from dashboard.home_panels import champion_lines, job_lines, run_state_lines, stability_lines
-from dashboard.portfolio import money
+from dashboard.formats import money
 from tests.core.test_jobs import run_rq_burst
 from tests.core.test_stability import development_evaluation, log_known_scores
 from tests.dashboard.charts import metrics
@@ -47,7 +47,7 @@ def test_home_shows_the_portfolio_the_champion_and_stability(dashboard, loaded_s
     shown = metrics(app)
     assert shown["Clients"] == f"{figures.clients:,}" == "24,000"
     assert shown["Default rate"] == f"{figures.default_rate:.1%}"
-    assert shown["Average credit limit"] == f"{figures.average_limit:,.0f}"
+    assert shown["Average credit limit"] == f"NT$ {figures.average_limit:,.0f}"
     assert shown["Late in Sep 2005"] == f"{figures.late_last_month:.1%}"
     text = markdown(app)
     assert "**Champion: version 1.0**, Logistic Regression" in text
@@ -107,12 +107,12 @@ def job(**changes) -> Job:
 def test_job_lines_by_state():
     assert job_lines(job()) == [
         "**✅ succeeded**: version 1.2",
-        "ended 2026-03-02 09:30 UTC",
+        "ended 2 Mar 2026, 09:30 UTC",
         "best: Logistic Regression (AUC 0.771)",
     ]
     running = job_lines(job(state="running", stage="comparing models", models_done=1,
                             models_total=3, finished_at=None))  # fmt: skip
-    assert running[1] == "comparing models, 1 of 3 models, since 2026-03-02 09:30 UTC"
+    assert running[1] == "comparing models, 1 of 3 models, since 2 Mar 2026, 09:30 UTC"
     assert job_lines(job(state="failed", error="out of memory"))[-1] == "why: out of memory"
 
 

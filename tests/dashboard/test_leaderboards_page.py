@@ -74,7 +74,7 @@ def test_versions_side_by_side_with_their_charts(dashboard, trained_db):
     assert [t["name"] for t in models["traces"]] == ["version 1.0", "version 1.1"]
     assert len(chart(app, "lb_heatmap")["traces"][0]["y"]) == 5
     assert len(chart(app, "lb_time")["traces"]) == 2
-    assert chart(app, "lb_history")["traces"][0]["text"] == ["1.0", "1.1"]
+    assert chart(app, "lb_history")["traces"][0]["x"] == ["1.0", "1.1"]
 
     app.selectbox(key="lb_metric").set_value("Accuracy").run()
     assert chart(app, "lb_models")["title"] == "Models by Accuracy"
@@ -95,7 +95,7 @@ def test_one_version_in_detail_and_marking_the_champion(dashboard, trained_db):
     assert "Version 1.0 is the champion" in texts(app.success)
     assert default_version(make_engine(trained_db)) == "1.0"
     assert any(
-        o.startswith("1.0: ") and "(champion)" in o  # a miscalibrated version's mark follows
+        o.startswith("1.0 · ") and "★ champion" in o  # a miscalibrated version's mark follows
         for o in app.multiselect(key="lb_versions").options
     )
 

@@ -92,8 +92,8 @@ def test_a_miscalibrated_version_is_marked_warned_and_its_figures_shown(dashboar
     assert list(points["y"]) == [b["observed"] for b in calibration["curve"] if b["count"]]
 
     options = app.selectbox(key="lb_detail").options
-    assert any(o.startswith(f"{MISCALIBRATED}: ") and "miscalibrated" in o for o in options)
-    assert not any(o.startswith(f"{CALIBRATED}: ") and "miscalibrated" in o for o in options)
+    assert any(o.startswith(f"{MISCALIBRATED} · ") and "miscalibrated" in o for o in options)
+    assert not any(o.startswith(f"{CALIBRATED} · ") and "miscalibrated" in o for o in options)
 
 
 def test_the_fairness_tables_flag_groups_and_leave_small_ones_unjudged(dashboard, trust_db):
@@ -110,7 +110,7 @@ def test_the_fairness_tables_flag_groups_and_leave_small_ones_unjudged(dashboard
             assert row["Ratio to most favoured"] == f"{group['ratio']:.2f}"
         else:
             assert row["Verdict"] == "too few to judge"
-            assert row["Ratio to most favoured"] == "–"  # no figure, and not "None"
+            assert row["Ratio to most favoured"] == "—"  # no figure, and not "None"
     flagged = stored["flagged"]
     assert flagged and all(by_group.loc[g, "Verdict"].startswith("⚠️") for g in flagged)
     assert f"education: {flagged[0]}" in texts(app.warning)

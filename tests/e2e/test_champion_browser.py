@@ -68,7 +68,7 @@ def test_a_challenger_is_compared_promoted_and_its_card_downloaded(
     page.goto(f"{url}/leaderboards")
     expect(page.get_by_text(f"Version {CHAMPION} is the champion")).to_be_visible()
     page.get_by_test_id("stSelectbox").filter(has_text="Version").click()
-    page.keyboard.type(f"{CHALLENGER}:")
+    page.keyboard.type(f"{CHALLENGER} ·")  # the picker lists "1.1 · model · AUC · created"
     page.keyboard.press("Enter")
 
     against = f"Version {CHALLENGER} against champion {CHAMPION}"
