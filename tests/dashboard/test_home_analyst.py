@@ -17,8 +17,8 @@ from core.overview import portfolio as portfolio_figures
 from core.portfolio.store import mark_failed
 from core.portfolio.work import score_part
 from core.serving.stability import Index, score_stability
-from dashboard.home_panels import champion_lines, job_lines, run_state_lines, stability_lines
 from dashboard.formats import money
+from dashboard.home_panels import champion_lines, job_lines, run_state_lines, stability_lines
 from tests.core.test_jobs import run_rq_burst
 from tests.core.test_stability import development_evaluation, log_known_scores
 from tests.dashboard.charts import metrics
@@ -211,13 +211,13 @@ def test_run_state_lines_by_state():
     queued = portfolio.Run(**values)
     assert run_state_lines(queued) == [
         "**⏳ queued**: run 7, version 1.2",
-        "24,000 clients, submitted 2026-03-02 09:30 UTC",
+        "24,000 clients, submitted 2 Mar 2026, 09:30 UTC",
     ]
     running = portfolio.Run(**values | {"state": "running", "clients_done": 6_000,
                                         "started_at": moment})  # fmt: skip
     assert run_state_lines(running)[1] == (
-        "6,000 of 24,000 clients scored (25%), since 2026-03-02 09:30 UTC"
+        "6,000 of 24,000 clients scored (25%), since 2 Mar 2026, 09:30 UTC"
     )
     failed = portfolio.Run(**values | {"state": "failed", "finished_at": moment,
                                        "error": "out of memory"})  # fmt: skip
-    assert run_state_lines(failed)[1:] == ["ended 2026-03-02 09:30 UTC", "why: out of memory"]
+    assert run_state_lines(failed)[1:] == ["ended 2 Mar 2026, 09:30 UTC", "why: out of memory"]
