@@ -81,7 +81,7 @@ def champion(engine, model_id: str) -> str:
             model_name=model_id, metric="AUC", params={}, metrics={}, folds=0, rows=5_000,
             evaluation={},
         )  # fmt: skip
-    set_champion(engine, version)
+    set_champion(engine, version, reason="benchmark: the model just trained")
     return version
 
 

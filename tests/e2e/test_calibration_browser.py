@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.db.engine import make_engine
+from tests.e2e.steps import choose_fast_training
 from tests.jobs_support import load_clients
 
 pytestmark = pytest.mark.browser
@@ -40,18 +41,7 @@ def train(page, calibrate: str, version: str) -> None:
 def test_the_miscalibration_warning_goes_with_calibration(page, start_dashboard, clients_sqlite):
     url = start_dashboard(DATABASE_URL=clients_sqlite)
     page.goto(f"{url}/train")
-    expect(page.get_by_role("heading", name="Train models")).to_be_visible()
-    folds = page.get_by_role("slider", name="Cross-validation folds")
-    folds.focus()
-    folds.press("Home")  # 2 folds
-    models = page.get_by_test_id("stMultiSelect").filter(has_text="Models")
-    models.get_by_role("button", name="Clear all").click()
-    box = models.get_by_role("combobox", name="Models")
-    for name in ("Logistic Regression (lr)", "Naive Bayes (nb)"):
-        box.click()
-        box.fill(name.split(" (")[0])
-        page.get_by_role("option", name=name).click()
-    page.keyboard.press("Escape")
+    choose_fast_training(page, ("Logistic Regression (lr)", "Naive Bayes (nb)"))
     page.get_by_text("Fix class imbalance").click()
     calibration = page.get_by_test_id("stSelectbox").filter(has_text="Calibrate probabilities")
     # on by default with the imbalance fix

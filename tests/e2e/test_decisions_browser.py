@@ -19,6 +19,7 @@ from core.serving.policy import get_policy
 from core.serving.reasons import reasons_of
 from core.serving.scoring import explain, score
 from core.vocabulary import FEATURES, ID, TARGET
+from tests.e2e.steps import score_client_in_form
 from tests.e2e.test_login_browser import sign_in
 from tests.trained import SAMPLE_ROWS, pipelines, real_frame, register
 
@@ -96,12 +97,7 @@ def test_the_saved_policy_threshold_scores_a_client_with_plain_reasons(
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Score").click()
     expect(page.get_by_role("heading", name="Score clients")).to_be_visible()
     expect(page.get_by_text(f"Threshold {cut}: policy threshold of version 1.0.")).to_be_visible()
-    client_field = page.get_by_label("Start from a client in the data (id)")
-    client_field.fill(str(client_id))
-    client_field.press("Enter")
-    page.get_by_role("button", name="Fill from client").click()
-    expect(page.get_by_text(f"Filled in client {client_id}.")).to_be_visible()
-    page.get_by_role("button", name="Score", exact=True).click()
+    score_client_in_form(page, client_id)
 
     expected = score(engine, client, version=VERSION)
     assert expected.threshold == saved.threshold  # core scores at the policy threshold too

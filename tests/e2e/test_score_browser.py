@@ -10,6 +10,7 @@ from core.db.engine import make_engine
 from core.serving.predictions import recent_scores
 from core.serving.scoring import score
 from core.vocabulary import FEATURES, ID
+from tests.e2e.steps import score_client_in_form
 from tests.trained import real_frame, register
 
 pytestmark = pytest.mark.browser
@@ -31,13 +32,7 @@ def database_with_model(loaded_database, tmp_path) -> str:
 def test_a_client_is_scored_from_the_form(page, start_dashboard, database_with_model):
     url = start_dashboard(DATABASE_URL=database_with_model)
     page.goto(f"{url}/score")
-    expect(page.get_by_role("heading", name="Score clients")).to_be_visible()
-    client_id = page.get_by_label("Start from a client in the data (id)")
-    client_id.fill("5")
-    client_id.press("Enter")
-    page.get_by_role("button", name="Fill from client").click()
-    expect(page.get_by_text("Filled in client 5.")).to_be_visible()
-    page.get_by_role("button", name="Score", exact=True).click()
+    score_client_in_form(page, 5)
 
     client = real_frame().set_index(ID).loc[5, FEATURES].astype(int).to_dict()
     engine = make_engine(database_with_model)

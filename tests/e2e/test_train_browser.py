@@ -6,27 +6,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.steps import choose_fast_training
+
 pytestmark = pytest.mark.browser
 
 
 def test_train_two_fast_models_and_see_the_leaderboard_chart(page, start_dashboard, small_sqlite):
     url = start_dashboard(DATABASE_URL=small_sqlite)
     page.goto(f"{url}/train")
-    expect(page.get_by_role("heading", name="Train models")).to_be_visible()
-
-    folds = page.get_by_role("slider", name="Cross-validation folds")
-    folds.focus()
-    folds.press("Home")  # the minimum: 2 folds
-    expect(page.get_by_test_id("stSliderThumbValue").first).to_have_text("2")
-
+    choose_fast_training(page, ("Logistic Regression (lr)", "Naive Bayes (nb)"))
     models = page.get_by_test_id("stMultiSelect").filter(has_text="Models")
-    models.get_by_role("button", name="Clear all").click()
-    box = models.get_by_role("combobox", name="Models")
-    for name in ("Logistic Regression (lr)", "Naive Bayes (nb)"):
-        box.click()
-        box.fill(name.split(" (")[0])
-        page.get_by_role("option", name=name).click()
-    page.keyboard.press("Escape")
     expect(
         models.get_by_label("Selected values").get_by_title(re.compile(r"\((lr|nb)\)"))
     ).to_have_count(2)

@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
 from core.vocabulary import FEATURES, ID
+from tests.e2e.steps import choose_fast_training, score_client_in_form
 from tests.e2e.test_login_browser import sign_in
 from tests.trained import real_frame
 
@@ -110,19 +111,7 @@ def client_lookup(page, running, shots) -> None:
 
 def train_two_fast_models(page, running, shots) -> str:
     open_page(page, "Train")
-    expect(page.get_by_role("heading", name="Train models")).to_be_visible()
-    folds = page.get_by_role("slider", name="Cross-validation folds")
-    folds.focus()
-    folds.press("Home")  # the minimum: 2 folds
-    expect(page.get_by_test_id("stSliderThumbValue").first).to_have_text("2")
-    models = page.get_by_test_id("stMultiSelect").filter(has_text="Models")
-    models.get_by_role("button", name="Clear all").click()
-    box = models.get_by_role("combobox", name="Models")
-    for name in ("Logistic Regression (lr)", "Decision Tree Classifier (dt)"):
-        box.click()
-        box.fill(name.split(" (")[0])
-        page.get_by_role("option", name=name).click()
-    page.keyboard.press("Escape")
+    choose_fast_training(page, ("Logistic Regression (lr)", "Decision Tree Classifier (dt)"))
     sample = page.get_by_label("Training sample (clients; 0 = all)", exact=True)
     sample.fill(str(SAMPLE))
     sample.press("Enter")
@@ -161,13 +150,7 @@ def make_champion(page, running, shots, version: str) -> None:
 
 def score_in_the_form(page, shots, version: str) -> str:
     open_page(page, "Score")
-    expect(page.get_by_role("heading", name="Score clients")).to_be_visible()
-    client_id = page.get_by_label("Start from a client in the data (id)")
-    client_id.fill(str(CLIENT))
-    client_id.press("Enter")
-    page.get_by_role("button", name="Fill from client").click()
-    expect(page.get_by_text(f"Filled in client {CLIENT}.")).to_be_visible()
-    page.get_by_role("button", name="Score", exact=True).click()
+    score_client_in_form(page, CLIENT)
     probability = metric(page, "Probability of default")
     expect(probability).to_have_text(re.compile(r"^\d+\.\d%$"))
     expect(metric(page, "Model version")).to_have_text(version)

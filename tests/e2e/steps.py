@@ -1,0 +1,34 @@
+"""Steps several browser tests take the same way: pick fast models on the Train page, fill
+the Score form from a client in the data and score it."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+
+def choose_fast_training(page, models: tuple[str, ...]) -> None:
+    """On the Train page: 2 folds and only `models` (their labels, "Naive Bayes (nb)")."""
+    expect(page.get_by_role("heading", name="Train models")).to_be_visible()
+    folds = page.get_by_role("slider", name="Cross-validation folds")
+    folds.focus()
+    folds.press("Home")  # the minimum: 2 folds
+    expect(page.get_by_test_id("stSliderThumbValue").first).to_have_text("2")
+    chosen = page.get_by_test_id("stMultiSelect").filter(has_text="Models")
+    chosen.get_by_role("button", name="Clear all").click()
+    box = chosen.get_by_role("combobox", name="Models")
+    for name in models:
+        box.click()
+        box.fill(name.split(" (")[0])
+        page.get_by_role("option", name=name).click()
+    page.keyboard.press("Escape")
+
+
+def score_client_in_form(page, client_id: int) -> None:
+    """On the Score page: fill the form from client `client_id` and press Score."""
+    expect(page.get_by_role("heading", name="Score clients")).to_be_visible()
+    field = page.get_by_label("Start from a client in the data (id)")
+    field.fill(str(client_id))
+    field.press("Enter")
+    page.get_by_role("button", name="Fill from client").click()
+    expect(page.get_by_text(f"Filled in client {client_id}.")).to_be_visible()
+    page.get_by_role("button", name="Score", exact=True).click()
