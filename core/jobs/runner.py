@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
+from core.clock import now
 from core.data.features import sample_frame, training_frame
 from core.db.engine import DatabaseError, connect, get_engine
 from core.db.schema import LeaderboardRow, TrainingJob
@@ -34,7 +35,6 @@ from core.jobs.store import (
     get_job,
     job_rows,
     mark_failed,
-    now,
     skip_pending,
     worker_name,
 )

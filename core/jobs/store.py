@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
+from core.clock import aware, now
 from core.db.engine import SQLITE_LOCK_SECONDS, connect
 from core.db.schema import Client, LeaderboardRow, ModelVersion, TrainingJob
 from core.ml.params import MODELS, TrainingError, TrainingParams, check_params
@@ -114,17 +115,6 @@ class Job:
     @property
     def training_now(self) -> list[str]:
         return [row.model_name for row in self.leaderboard if row.state == "running"]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def worker_name() -> str:
@@ -348,8 +338,8 @@ def _board(connection, job_id: str) -> list[BoardRow]:
             state=row["state"],
             metrics={name: row[column] for name, column in COLUMNS.items()},
             worker=row["worker"],
-            started_at=_aware(row["started_at"]),
-            finished_at=_aware(row["finished_at"]),
+            started_at=aware(row["started_at"]),
+            finished_at=aware(row["finished_at"]),
             error=row["error"],
             sd=row["sd"],
         )
@@ -360,7 +350,7 @@ def _board(connection, job_id: str) -> list[BoardRow]:
 def _job(row: Mapping[str, Any], board: list[BoardRow]) -> Job:
     values = dict(row)
     for name in ("heartbeat_at", "submitted_at", "started_at", "finished_at"):
-        values[name] = _aware(values[name])
+        values[name] = aware(values[name])
     return Job(**values, leaderboard=board)
 
 
@@ -440,7 +430,7 @@ def reap_stale(engine: Engine, stale_after: float = STALE_SECONDS) -> list[str]:
     reaped = []
     for job_id, worker, beat in [*quiet_jobs, *quiet_rows]:
         message = (
-            f"worker {worker} stopped sending heartbeats at {_aware(beat):%H:%M:%S} UTC: "
+            f"worker {worker} stopped sending heartbeats at {aware(beat):%H:%M:%S} UTC: "
             "it was killed, crashed or lost the database; nothing was saved"
         )
         if mark_failed(engine, job_id, message):

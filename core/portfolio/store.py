@@ -17,10 +17,11 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
+from core.clock import aware, now
 from core.db.engine import connect
 from core.db.schema import Client, ModelVersion, PortfolioRun, PortfolioScore
 from core.explore.filters import Filters, from_query
-from core.jobs.store import STALE_SECONDS, JobError, _aware, now
+from core.jobs.store import STALE_SECONDS, JobError
 from core.ml.registry import VersionError, default_version, format_version
 from core.serving.scoring import DEFAULT_THRESHOLD, NoModelError
 
@@ -246,7 +247,7 @@ def run_scores(engine: Engine, run_id: int) -> pd.DataFrame:
 def _run(row) -> Run:
     values = dict(row)
     for name in ("heartbeat_at", "submitted_at", "started_at", "finished_at"):
-        values[name] = _aware(values[name])
+        values[name] = aware(values[name])
     return Run(**values)
 
 
@@ -277,7 +278,7 @@ def reap_stale(engine: Engine, stale_after: float = STALE_SECONDS) -> list[int]:
     reaped = []
     for run_id, worker, beat in quiet:
         message = (
-            f"worker {worker} stopped sending heartbeats at {_aware(beat):%H:%M:%S} UTC: "
+            f"worker {worker} stopped sending heartbeats at {aware(beat):%H:%M:%S} UTC: "
             "it was killed, crashed or lost the database; no score of this run was kept"
         )
         if mark_failed(engine, run_id, message):

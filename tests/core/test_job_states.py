@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import update
 
 from core import jobs
+from core.clock import now
 from core.db.engine import SQLITE_LOCK_SECONDS, make_engine
 from core.db.schema import LeaderboardRow, TrainingJob
 from core.jobs.runner import Heartbeat, train_job
-from core.jobs.store import HEARTBEAT_SECONDS, REAP_SECONDS, STALE_SECONDS, now
+from core.jobs.store import HEARTBEAT_SECONDS, REAP_SECONDS, STALE_SECONDS
 from core.ml.params import TrainingError
 from core.ml.registry import get_version, list_versions
 from tests.jobs_support import load_clients, rq_runner, stand_in
