@@ -16,3 +16,11 @@ def aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def seconds_between(started: datetime | None, finished: datetime | None) -> float | None:
+    """Seconds from `started` to `finished` (to now while it has not finished), never
+    negative; None when it has not started."""
+    if started is None:
+        return None
+    return max(0.0, ((finished or now()) - started).total_seconds())

@@ -7,9 +7,8 @@ run still running or failed are never shown, and a failed run's scores are delet
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -17,15 +16,14 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
-from core.clock import aware, now
+from core.clock import aware, now, seconds_between
 from core.db.engine import connect
 from core.db.schema import Client, ModelVersion, PortfolioRun, PortfolioScore
 from core.explore.filters import Filters, from_query
+from core.jobs.heartbeat import fail_quiet
 from core.jobs.store import STALE_SECONDS, JobError
 from core.ml.registry import VersionError, default_version, format_version
 from core.serving.scoring import DEFAULT_THRESHOLD, NoModelError
-
-log = logging.getLogger(__name__)
 
 RUNS = PortfolioRun.__table__
 SCORES = PortfolioScore.__table__
@@ -83,10 +81,7 @@ class Run:
     @property
     def seconds(self) -> float | None:
         """Time spent running so far (or in all, once it ended)."""
-        if self.started_at is None:
-            return None
-        end = self.finished_at or datetime.now(UTC)
-        return max(0.0, (end - self.started_at).total_seconds())
+        return seconds_between(self.started_at, self.finished_at)
 
 
 def check_inputs(threshold: float, lgd: float) -> None:
@@ -275,13 +270,5 @@ def reap_stale(engine: Engine, stale_after: float = STALE_SECONDS) -> list[int]:
                 PortfolioRun.state == "running", PortfolioRun.heartbeat_at < cutoff
             )
         ).all()
-    reaped = []
-    for run_id, worker, beat in quiet:
-        message = (
-            f"worker {worker} stopped sending heartbeats at {aware(beat):%H:%M:%S} UTC: "
-            "it was killed, crashed or lost the database; no score of this run was kept"
-        )
-        if mark_failed(engine, run_id, message):
-            log.warning("portfolio run %s failed: %s", run_id, message)
-            reaped.append(run_id)
-    return reaped
+    lost = "no score of this run was kept"
+    return fail_quiet(engine, quiet, mark_failed, what="portfolio run", lost=lost)
