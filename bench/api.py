@@ -44,6 +44,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+from benchmodel import p50_ms, save, train
 from sqlalchemy import func, select
 
 from benchdb import fresh_database
@@ -59,9 +60,7 @@ from core.auth import (
 )
 from core.data.dataset import parse_csv
 from core.db.schema import Prediction
-from core.ml.experiment import Experiment
-from core.ml.params import TrainingParams
-from core.ml.registry import save_version, set_champion
+from core.ml.registry import set_champion
 from core.serving.log_buffer import prediction_log
 from core.serving.scoring import get_model, score
 from core.vocabulary import FEATURES, ID
@@ -71,7 +70,6 @@ DEFAULT_URL = "postgresql://root@127.0.0.1:5432/credit_api_bench"
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "credit.csv"
 CONNECTIONS = 16
 BATCH_ROWS = 100_000
-TRAIN_ROWS = 5_000
 LUA = """
 bodies = {%s}
 counter = 0
@@ -113,19 +111,8 @@ def server_stack() -> str:
     )
 
 
-def train(frame: pd.DataFrame, model_id: str):
-    sample = frame.sample(TRAIN_ROWS, random_state=1).reset_index(drop=True)
-    params = TrainingParams(folds=2, version="1.0", models=(model_id,))
-    return Experiment(sample, params).fit(model_id)
-
-
 def register(engine, version: str, model_id: str, pipeline) -> dict:
-    with engine.begin() as connection:
-        save_version(
-            connection, version=version, pipeline=pipeline, model_id=model_id,
-            model_name=model_id, metric="AUC", params={}, metrics={}, folds=0,
-            rows=TRAIN_ROWS, evaluation={},
-        )  # fmt: skip
+    save(engine, version, model_id, pipeline)
     set_champion(engine, version, reason="benchmark: each model in turn")
     return get_model(engine, version).serving.as_dict()
 
@@ -262,9 +249,9 @@ def single_client(engine, clients: list[dict], requests: int = 3_000) -> dict:
             ours.append(ended - middle)
     prediction_log().flush()  # so these rows are not counted with the next part's
     return {
-        "bare_p50_ms": statistics.median(bare) * 1e3,
-        "score_p50_ms": statistics.median(ours) * 1e3,
-        "score_logged_p50_ms": statistics.median(logged_) * 1e3,
+        "bare_p50_ms": p50_ms(bare),
+        "score_p50_ms": p50_ms(ours),
+        "score_logged_p50_ms": p50_ms(logged_),
         "ratio": statistics.median(ours) / statistics.median(bare),
     }
 

@@ -33,6 +33,7 @@ import time
 import numpy as np
 import pandas as pd
 import redis
+from benchmodel import save
 from rq import Worker
 from sqlalchemy import func, select, text
 
@@ -42,7 +43,7 @@ from core import jobs, portfolio
 from core.data.features import features_query
 from core.db.engine import connect, make_engine, migrate
 from core.db.schema import Client
-from core.ml.registry import list_versions, save_version, set_champion
+from core.ml.registry import list_versions, set_champion
 from core.serving.scoring import get_model
 from core.vocabulary import FEATURES, ID, TARGET
 
@@ -75,12 +76,7 @@ def champion(engine, model_id: str) -> str:
     setup(data=frame.drop(columns=[ID]), target=TARGET, session_id=1, html=False,
           verbose=False, n_jobs=1)  # fmt: skip
     pipeline = finalize_model(create_model(model_id, cross_validation=False, verbose=False))
-    with engine.begin() as connection:
-        save_version(
-            connection, version=version, pipeline=pipeline, model_id=model_id,
-            model_name=model_id, metric="AUC", params={}, metrics={}, folds=0, rows=5_000,
-            evaluation={},
-        )  # fmt: skip
+    save(engine, version, model_id, pipeline)
     set_champion(engine, version, reason="benchmark: the model just trained")
     return version
 

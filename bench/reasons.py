@@ -26,41 +26,19 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+from benchmodel import p50_ms, save, train
 
 from benchdb import fresh_database
 from benchfigures import Figures, add_json_option
 from core.data.dataset import parse_csv
 from core.data.loader import find_source, read_source
-from core.ml.experiment import Experiment
-from core.ml.params import TrainingParams
-from core.ml.registry import save_version, set_champion
+from core.ml.registry import set_champion
 from core.serving.policy import expected_loss
 from core.serving.reasons import reason_columns, reasons_of
 from core.serving.scoring import explain, get_model, score
 from core.vocabulary import FEATURES
 
-TRAIN_ROWS = 5_000
 FILE_ROWS = 20_000
-
-
-def train(frame: pd.DataFrame, model_id: str):
-    sample = frame.sample(TRAIN_ROWS, random_state=1).reset_index(drop=True)
-    params = TrainingParams(folds=2, version="1.0", models=(model_id,))
-    return Experiment(sample, params).fit(model_id)
-
-
-def register(engine, version: str, model_id: str, pipeline) -> None:
-    with engine.begin() as connection:
-        save_version(
-            connection, version=version, pipeline=pipeline, model_id=model_id,
-            model_name=model_id, metric="AUC", params={}, metrics={}, folds=0,
-            rows=TRAIN_ROWS, evaluation={},
-        )  # fmt: skip
-    set_champion(engine, version, reason="benchmark: each model in turn")
-
-
-def p50_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1e3
 
 
 def measure(engine, version: str, clients: list[dict], requests: int) -> dict:
@@ -118,7 +96,8 @@ def main() -> None:
         version = f"1.{number}"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            register(engine, version, model_id, train(frame, model_id))
+            save(engine, version, model_id, train(frame, model_id))
+            set_champion(engine, version, reason="benchmark: each model in turn")
             figures = measure(engine, version, clients, args.requests)
             figures["file_reasons_us_per_client"] = file_reasons(engine, version, big)
         method = explain(engine, clients[0], version).method.value

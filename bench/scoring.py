@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from benchmodel import save
 from sqlalchemy import select
 
 from benchdb import fresh_database
 from benchfigures import Figures, add_json_option
 from core.data.dataset import parse_csv
 from core.db.schema import ModelVersion
-from core.ml.registry import save_version
 from core.serving.scoring import get_model, score, score_file
 from core.vocabulary import FEATURES, ID
 
@@ -48,15 +48,6 @@ def train(frame: pd.DataFrame, model_ids: list[str]) -> dict:
         model_id: finalize_model(create_model(model_id, cross_validation=False, verbose=False))
         for model_id in model_ids
     }
-
-
-def register(engine, version: str, model_id: str, pipeline) -> None:
-    with engine.begin() as connection:
-        save_version(
-            connection, version=version, pipeline=pipeline, model_id=model_id,
-            model_name=model_id, metric="AUC", params={}, metrics={}, folds=0, rows=5_000,
-            evaluation={},
-        )  # fmt: skip
 
 
 def latencies(function, clients: list, requests: int) -> list[float]:
@@ -181,7 +172,7 @@ def main() -> None:
     backend = engine.url.get_backend_name()
     for number, model_id in enumerate(model_ids):
         version = f"1.{number}"
-        register(engine, version, model_id, pipelines[model_id])
+        save(engine, version, model_id, pipelines[model_id])
         print(f"one client, model {model_id} (version {version}), {backend}:")
         single_client(engine, version, pipelines[model_id], clients, args.requests, figures)
         print(f"{BATCH_ROWS:,} clients in a CSV, model {model_id}, {backend}:")

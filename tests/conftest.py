@@ -68,6 +68,12 @@ def engine(request, tmp_path):
 
 
 @pytest.fixture
+def database_url(engine) -> str:
+    """The URL of `engine`, password included, for a subprocess."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("TEST_REDIS_URL")
     if not url:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, insert, select
 
 from core.auth.access import Actor
+from core.clock import aware
 from core.db.engine import connect
 from core.db.schema import AuditEntry
 
@@ -36,8 +37,4 @@ def recent(engine: Engine, limit: int = 100) -> list[Entry]:
     query = select(AUDIT).order_by(AUDIT.c.at.desc(), AUDIT.c.id.desc()).limit(limit)
     with connect(engine) as connection:
         rows = connection.execute(query).mappings().all()
-    return [Entry(_aware(row["at"]), row["actor"], row["action"], row["detail"]) for row in rows]
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return [Entry(aware(row["at"]), row["actor"], row["action"], row["detail"]) for row in rows]

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.auth import audit
 from core.auth.access import Actor, check_role, require
+from core.clock import aware, now
 from core.db.engine import DatabaseError, connect
 from core.db.schema import ApiKey, User
 
@@ -61,14 +62,6 @@ class UserInfo:
     failed_logins: int
     locked_until: datetime | None
     keys: int
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def check_name(name: str) -> str:
@@ -200,10 +193,10 @@ def list_users(engine: Engine) -> list[UserInfo]:
         UserInfo(
             name=row["name"],
             role=row["role"],
-            created_at=_aware(row["created_at"]),
-            last_login_at=_aware(row["last_login_at"]),
+            created_at=aware(row["created_at"]),
+            last_login_at=aware(row["last_login_at"]),
             failed_logins=row["failed_logins"],
-            locked_until=_aware(row["locked_until"]),
+            locked_until=aware(row["locked_until"]),
             keys=row["live"],
         )
         for row in rows
@@ -252,7 +245,7 @@ def authenticate(engine: Engine, name: str, password: str, at: datetime | None =
     if row is None:
         _verify(_DUMMY_HASH, password)
         raise LoginError("wrong user name or password")
-    locked_until = _aware(row["locked_until"])
+    locked_until = aware(row["locked_until"])
     if locked_until is not None and locked_until > at:
         wait = int((locked_until - at).total_seconds()) + 1
         raise LoginError(f"too many failed logins: try again in {wait} s")

@@ -8,6 +8,8 @@ with `training_queue` and `training_worker`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rq import Queue, Worker
@@ -50,6 +52,13 @@ def queue_name(engine: Engine) -> str:
     return f"training-{deployment}"
 
 
+def _enqueue(queue: Queue, job_id: str, description: str, task: str, *args) -> None:
+    """Put `task(*args)` on `queue` as RQ job `job_id`: no time limit, result kept a day."""
+    queue.enqueue(
+        task, *args, job_id=job_id, job_timeout=-1, result_ttl=86_400, description=description
+    )
+
+
 @dataclass(frozen=True)
 class RqRunner:
     """Jobs go on `queue` at the Redis of `connection`; RQ workers listening there train
@@ -62,22 +71,10 @@ class RqRunner:
     def hand_over(self, engine, job_id: str, models: int) -> None:
         """Enqueue one task per listening worker (at most one per model), so idle workers
         share the job. Raises JobError when Redis does not answer."""
-        try:
-            queue = training_queue(self.queue, self.connection)
+        with self._queueing("the job") as queue:
             tasks = max(1, min(models, Worker.count(queue=queue)))
             for task in range(tasks):
-                queue.enqueue(
-                    TASK,
-                    job_id,
-                    job_id=f"{job_id}-{task}",
-                    job_timeout=-1,
-                    result_ttl=86_400,
-                    description=f"train job {job_id}",
-                )
-        except REDIS_ERRORS as exc:
-            raise JobError(
-                f"the job could not be queued: {unavailable(self.connection, exc)}"
-            ) from None
+                _enqueue(queue, f"{job_id}-{task}", f"train job {job_id}", TASK, job_id)
 
     def workers(self, engine) -> int:
         """RQ workers listening on the queue now (1 when Redis does not answer: handing
@@ -90,21 +87,21 @@ class RqRunner:
     def hand_over_parts(self, engine, run_id: int, parts: int) -> None:
         """Enqueue one task per part of portfolio run `run_id` (JSON: the run id and the
         part number). Raises JobError when Redis does not answer."""
-        try:
-            queue = training_queue(self.queue, self.connection)
+        with self._queueing("the run") as queue:
             for part in range(parts):
-                queue.enqueue(
-                    PORTFOLIO_TASK,
-                    run_id,
-                    part,
-                    job_id=f"portfolio-{run_id}-{part}",
-                    job_timeout=-1,
-                    result_ttl=86_400,
-                    description=f"portfolio run {run_id} part {part + 1} of {parts}",
+                description = f"portfolio run {run_id} part {part + 1} of {parts}"
+                _enqueue(
+                    queue, f"portfolio-{run_id}-{part}", description, PORTFOLIO_TASK, run_id, part
                 )
+
+    @contextmanager
+    def _queueing(self, what: str) -> Iterator[Queue]:
+        """The queue, for enqueueing `what`; JobError when Redis does not answer."""
+        try:
+            yield training_queue(self.queue, self.connection)
         except REDIS_ERRORS as exc:
             raise JobError(
-                f"the run could not be queued: {unavailable(self.connection, exc)}"
+                f"{what} could not be queued: {unavailable(self.connection, exc)}"
             ) from None
 
     def wake(self, engine) -> None:

@@ -17,15 +17,17 @@ RQ runs `run_training(job_id)`, which passes the PyCaret one.
 from __future__ import annotations
 
 import logging
-import threading
 import time
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
+from core.clock import now
 from core.data.features import sample_frame, training_frame
 from core.db.engine import DatabaseError, connect, get_engine
 from core.db.schema import LeaderboardRow, TrainingJob
+from core.jobs.heartbeat import heartbeat
 from core.jobs.store import (
     HEARTBEAT_SECONDS,
     BoardRow,
@@ -34,7 +36,6 @@ from core.jobs.store import (
     get_job,
     job_rows,
     mark_failed,
-    now,
     skip_pending,
     worker_name,
 )
@@ -50,48 +51,24 @@ FAILURE_RETRY_SECONDS = 60
 STOPPED = "the worker was stopped before the job finished; nothing was saved"
 
 
-class Heartbeat:
-    """A thread that stamps the job, and the model this worker trains, every few seconds."""
-
-    def __init__(self, engine: Engine, job_id: str, worker: str, every: float = HEARTBEAT_SECONDS):
-        self.engine, self.job_id, self.worker, self.every = engine, job_id, worker, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"heartbeat-{job_id[:8]}", daemon=True
+def stamp_job(engine: Engine, job_id: str, worker: str) -> None:
+    """Stamp running job `job_id`, and the model `worker` trains for it, as alive now."""
+    stamp = now()
+    with connect(engine, write=True) as connection:
+        connection.execute(
+            update(TrainingJob)
+            .where(TrainingJob.id == job_id, TrainingJob.state == "running")
+            .values(heartbeat_at=stamp)
         )
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.beat()
-
-    def beat(self) -> None:
-        stamp = now()
-        try:
-            with connect(self.engine, write=True) as connection:
-                connection.execute(
-                    update(TrainingJob)
-                    .where(TrainingJob.id == self.job_id, TrainingJob.state == "running")
-                    .values(heartbeat_at=stamp)
-                )
-                connection.execute(
-                    update(LeaderboardRow)
-                    .where(
-                        LeaderboardRow.job_id == self.job_id,
-                        LeaderboardRow.worker == self.worker,
-                        LeaderboardRow.state == "running",
-                    )
-                    .values(heartbeat_at=stamp)
-                )
-        except DatabaseError as exc:
-            log.warning("heartbeat of job %s failed: %s", self.job_id, exc)
+        connection.execute(
+            update(LeaderboardRow)
+            .where(
+                LeaderboardRow.job_id == job_id,
+                LeaderboardRow.worker == worker,
+                LeaderboardRow.state == "running",
+            )
+            .values(heartbeat_at=stamp)
+        )
 
 
 def run_training(job_id: str) -> str:
@@ -130,7 +107,8 @@ class _JobRun:
             return self._state()
         params = TrainingParams.from_row(job)
         try:
-            with Heartbeat(self.engine, self.job_id, self.worker):
+            beat = partial(stamp_job, self.engine, self.job_id, self.worker)
+            with heartbeat(beat, HEARTBEAT_SECONDS, f"job {self.job_id}"):
                 self._train_all(params)
                 if self.trained:
                     self._finalize_if_last(params)

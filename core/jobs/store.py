@@ -7,13 +7,12 @@ work is core.jobs.runner.run_training(job_id).
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,13 +21,14 @@ from sqlalchemy.exc import IntegrityError
 
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
+from core.clock import aware, now, seconds_between
 from core.db.engine import SQLITE_LOCK_SECONDS, connect
 from core.db.schema import Client, LeaderboardRow, ModelVersion, TrainingJob
+from core.jobs.heartbeat import fail_quiet
 from core.ml.params import MODELS, TrainingError, TrainingParams, check_params
 from core.ml.registry import format_version, next_version, version_exists
 from core.vocabulary import COLUMNS
 
-log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 
 # A worker stamps its job every HEARTBEAT_SECONDS (core.jobs.runner); a job quiet for
@@ -106,10 +106,7 @@ class Job:
     @property
     def seconds(self) -> float | None:
         """Time spent running so far (or in all, once it ended)."""
-        if self.started_at is None:
-            return None
-        end = self.finished_at or datetime.now(UTC)
-        return max(0.0, (end - self.started_at).total_seconds())
+        return seconds_between(self.started_at, self.finished_at)
 
     @property
     def training_now(self) -> list[str]:
@@ -132,17 +129,6 @@ class Job:
             return f"finalizing {model}" if model else "finalizing the best model"
         models = ", ".join(self.training_now) or self.current_model
         return f"training {models}" if models else "training"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def worker_name() -> str:
@@ -366,8 +352,8 @@ def _board(connection, job_id: str) -> list[BoardRow]:
             state=row["state"],
             metrics={name: row[column] for name, column in COLUMNS.items()},
             worker=row["worker"],
-            started_at=_aware(row["started_at"]),
-            finished_at=_aware(row["finished_at"]),
+            started_at=aware(row["started_at"]),
+            finished_at=aware(row["finished_at"]),
             error=row["error"],
             sd=row["sd"],
         )
@@ -378,7 +364,7 @@ def _board(connection, job_id: str) -> list[BoardRow]:
 def _job(row: Mapping[str, Any], board: list[BoardRow]) -> Job:
     values = dict(row)
     for name in ("heartbeat_at", "submitted_at", "started_at", "finished_at"):
-        values[name] = _aware(values[name])
+        values[name] = aware(values[name])
     return Job(**values, leaderboard=board)
 
 
@@ -455,13 +441,5 @@ def reap_stale(engine: Engine, stale_after: float = STALE_SECONDS) -> list[str]:
                 LeaderboardRow.heartbeat_at < cutoff,
             )
         ).all()
-    reaped = []
-    for job_id, worker, beat in [*quiet_jobs, *quiet_rows]:
-        message = (
-            f"worker {worker} stopped sending heartbeats at {_aware(beat):%H:%M:%S} UTC: "
-            "it was killed, crashed or lost the database; nothing was saved"
-        )
-        if mark_failed(engine, job_id, message):
-            log.warning("job %s failed: %s", job_id, message)
-            reaped.append(job_id)
-    return reaped
+    quiet = [*quiet_jobs, *quiet_rows]
+    return fail_quiet(engine, quiet, mark_failed, what="job", lost="nothing was saved")

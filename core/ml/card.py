@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 
+from core.clock import aware
 from core.data.status import load_history
 from core.ml.registry import (
     ArtifactError,
@@ -142,7 +143,7 @@ def data_section(engine: Engine, info, trust) -> Section:
 
 def _load_at(engine: Engine, moment: datetime):
     """The newest load before `moment`: the data the version was trained on."""
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = aware(moment)
     for load in load_history(engine):
         if load.loaded_at <= moment:
             return load

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
+from core.clock import aware
 from core.db.engine import connect
 from core.db.schema import ChampionChange as ChampionChangeRow
 from core.db.schema import ModelVersion
@@ -381,14 +382,10 @@ def champion_history(engine: Engine, limit: int = 100) -> list[ChampionChange]:
         rows = connection.execute(query).mappings().all()
     return [
         ChampionChange(
-            row["version"], row["previous"], row["reason"], row["actor"], _utc(row["at"])
+            row["version"], row["previous"], row["reason"], row["actor"], aware(row["at"])
         )
         for row in rows
     ]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def load_pipeline(engine: Engine, version: str) -> Any:

@@ -7,9 +7,8 @@ run still running or failed are never shown, and a failed run's scores are delet
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -17,16 +16,16 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
+from core.clock import aware, now, seconds_between
 from core.db.engine import connect
 from core.db.schema import Client, ModelVersion, PortfolioRun, PortfolioScore
 from core.explore.filters import Filters, from_query
-from core.jobs.store import STALE_SECONDS, JobError, _aware, now
+from core.jobs.heartbeat import fail_quiet
+from core.jobs.store import STALE_SECONDS, JobError
 from core.ml.registry import VersionError, default_version, format_version
 from core.serving.decisions import EXPOSURES
 from core.serving.policy import costs_for, threshold_for
 from core.serving.scoring import NoModelError
-
-log = logging.getLogger(__name__)
 
 RUNS = PortfolioRun.__table__
 SCORES = PortfolioScore.__table__
@@ -82,10 +81,7 @@ class Run:
     @property
     def seconds(self) -> float | None:
         """Time spent running so far (or in all, once it ended)."""
-        if self.started_at is None:
-            return None
-        end = self.finished_at or datetime.now(UTC)
-        return max(0.0, (end - self.started_at).total_seconds())
+        return seconds_between(self.started_at, self.finished_at)
 
 
 def check_inputs(threshold: float | None, lgd: float | None, exposure: str | None = None) -> None:
@@ -258,7 +254,7 @@ def run_scores(engine: Engine, run_id: int) -> pd.DataFrame:
 def _run(row) -> Run:
     values = dict(row)
     for name in ("heartbeat_at", "submitted_at", "started_at", "finished_at"):
-        values[name] = _aware(values[name])
+        values[name] = aware(values[name])
     return Run(**values)
 
 
@@ -286,13 +282,5 @@ def reap_stale(engine: Engine, stale_after: float = STALE_SECONDS) -> list[int]:
                 PortfolioRun.state == "running", PortfolioRun.heartbeat_at < cutoff
             )
         ).all()
-    reaped = []
-    for run_id, worker, beat in quiet:
-        message = (
-            f"worker {worker} stopped sending heartbeats at {_aware(beat):%H:%M:%S} UTC: "
-            "it was killed, crashed or lost the database; no score of this run was kept"
-        )
-        if mark_failed(engine, run_id, message):
-            log.warning("portfolio run %s failed: %s", run_id, message)
-            reaped.append(run_id)
-    return reaped
+    lost = "no score of this run was kept"
+    return fail_quiet(engine, quiet, mark_failed, what="portfolio run", lost=lost)

@@ -14,8 +14,8 @@ the reaper (core.portfolio.store.reap_stale) fails it and deletes its rows.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -24,9 +24,10 @@ from sqlalchemy.orm import aliased
 
 from core.data.features import clients, features_query, payments
 from core.db.bulk import write_rows
-from core.db.engine import DatabaseError, connect, get_engine
+from core.db.engine import connect, get_engine
 from core.db.schema import PortfolioRun, PortfolioScore
 from core.explore.filters import from_query
+from core.jobs.heartbeat import heartbeat
 from core.jobs.store import HEARTBEAT_SECONDS, worker_name
 from core.portfolio.store import Run, get_run, mark_failed, now
 from core.serving.reasons import reason_codes
@@ -80,7 +81,8 @@ def score_part(
     if run is None:
         return get_run(engine, run_id).state
     try:
-        with _Heartbeat(engine, run_id, worker):
+        beat = partial(_stamp, engine, run_id, worker)
+        with heartbeat(beat, HEARTBEAT_SECONDS, f"portfolio run {run_id}"):
             _score(engine, run, part, chunk, on_chunk)
             return _end_part(engine, run)
     except _Stop:
@@ -362,32 +364,11 @@ def changes_against(connection, run: Run) -> dict | None:
     }
 
 
-class _Heartbeat:
-    """A thread that stamps the run every HEARTBEAT_SECONDS while this worker scores."""
-
-    def __init__(self, engine: Engine, run_id: int, worker: str):
-        self.engine, self.run_id, self.worker = engine, run_id, worker
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"heartbeat-run-{run_id}", daemon=True
+def _stamp(engine: Engine, run_id: int, worker: str) -> None:
+    """Stamp running run `run_id` as alive now, scored by `worker`."""
+    with connect(engine, write=True) as connection:
+        connection.execute(
+            update(PortfolioRun)
+            .where(PortfolioRun.id == run_id, PortfolioRun.state == "running")
+            .values(heartbeat_at=now(), worker=worker)
         )
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            try:
-                with connect(self.engine, write=True) as connection:
-                    connection.execute(
-                        update(PortfolioRun)
-                        .where(PortfolioRun.id == self.run_id, PortfolioRun.state == "running")
-                        .values(heartbeat_at=now(), worker=self.worker)
-                    )
-            except DatabaseError as exc:
-                log.warning("heartbeat of portfolio run %s failed: %s", self.run_id, exc)

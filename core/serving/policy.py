@@ -20,6 +20,7 @@ from sqlalchemy import Engine, delete, insert, select
 
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
+from core.clock import aware
 from core.db.engine import connect
 from core.db.schema import PolicyThreshold
 from core.ml.registry import VersionError, format_version, version_exists
@@ -109,8 +110,7 @@ def get_policy(engine: Engine, version: str) -> Policy | None:
     if row is None:
         return None
     costs = Costs(lgd=row["lgd"], exposure=row["exposure"], margin=row["margin"])
-    set_at = row["set_at"] if row["set_at"].tzinfo else row["set_at"].replace(tzinfo=UTC)
-    return Policy(version, float(row["threshold"]), costs, row["set_by"], set_at)
+    return Policy(version, float(row["threshold"]), costs, row["set_by"], aware(row["set_at"]))
 
 
 # engine -> {version: (when read, Policy or None)}; engines are not kept alive by it.

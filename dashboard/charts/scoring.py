@@ -106,17 +106,7 @@ def probability_histogram(probabilities, threshold: float) -> go.Figure:
             hovertemplate="%{x}<br>%{y:,} clients<extra></extra>",
         )
     )
-    figure.add_vline(
-        x=threshold, line_color=UP, line_dash="dash", annotation_text=f"threshold {threshold:.2f}"
-    )
-    figure.update_layout(
-        height=320,
-        margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        xaxis={"title": "Probability of default", "range": [0, 1]},
-        yaxis_title="Clients",
-        bargap=0.05,
-    )
-    return figure
+    return _with_threshold(figure, threshold)
 
 
 def probability_bars(counts, threshold: float) -> go.Figure:
@@ -136,6 +126,12 @@ def probability_bars(counts, threshold: float) -> go.Figure:
             "<extra></extra>",
         )
     )
+    return _with_threshold(figure, threshold)
+
+
+def _with_threshold(figure: go.Figure, threshold: float) -> go.Figure:
+    """`figure`, counts of clients by probability of default, with the threshold as a
+    dashed vertical line."""
     figure.add_vline(
         x=threshold, line_color=UP, line_dash="dash", annotation_text=f"threshold {threshold:.2f}"
     )

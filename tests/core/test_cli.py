@@ -1,40 +1,15 @@
 """`python -m core load` as a user runs it, in a subprocess."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
-
 from core.data.status import data_status
 from core.db.engine import make_engine
+from tests.cli_support import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 HEADER = (
     "LIMIT_BAL,SEX,EDUCATION,MARRIAGE,AGE,PAY_1,PAY_2,PAY_3,PAY_4,PAY_5,PAY_6,BILL_AMT1,"
     "BILL_AMT2,BILL_AMT3,BILL_AMT4,BILL_AMT5,BILL_AMT6,PAY_AMT1,PAY_AMT2,PAY_AMT3,PAY_AMT4,"
     "PAY_AMT5,PAY_AMT6,default"
 )
 ROW = "20000,2,2,1,24,2,2,-1,-1,-2,-2,3913,3102,689,0,0,0,0,689,0,0,0,0,1"
-
-
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    environment.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "core", *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-@pytest.fixture
-def database_url(engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
 
 
 def test_load_then_load_if_empty_then_add_and_update(database_url, engine, tmp_path):

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import update
 
 from core import jobs
+from core.clock import now
 from core.db.engine import SQLITE_LOCK_SECONDS, make_engine
 from core.db.schema import LeaderboardRow, TrainingJob
-from core.jobs.runner import Heartbeat, train_job
-from core.jobs.store import HEARTBEAT_SECONDS, REAP_SECONDS, STALE_SECONDS, now
+from core.jobs.runner import stamp_job, train_job
+from core.jobs.store import HEARTBEAT_SECONDS, REAP_SECONDS, STALE_SECONDS
 from core.ml.params import TrainingError
 from core.ml.registry import get_version, list_versions
 from tests.jobs_support import load_clients, rq_runner, stand_in
@@ -162,7 +163,7 @@ def test_a_quiet_model_row_fails_its_job_even_when_the_job_beats(engine, queued)
 def test_a_heartbeat_stamps_the_job_and_the_row_of_its_worker(engine, queued):
     job_id = queued()
     set_running(engine, job_id, "host:1", STALE_SECONDS + 5)
-    Heartbeat(engine, job_id, "host:1").beat()
+    stamp_job(engine, job_id, "host:1")
     job = jobs.get_job(engine, job_id)
     assert now() - job.heartbeat_at < timedelta(seconds=STALE_SECONDS)
     assert now() - job.leaderboard[0].started_at > timedelta(seconds=STALE_SECONDS)

@@ -291,7 +291,7 @@ def test_a_killed_worker_fails_the_job_within_30_s_and_saves_nothing(
 
 def test_two_deployments_on_one_redis_never_take_each_others_jobs(tmp_path, real_redis, redis_url):
     """Databases A and B share the test Redis: B's worker trains B's job and leaves A's."""
-    from tests.core.test_cli import run_cli
+    from tests.cli_support import run_cli
 
     engines = {name: make_engine(f"sqlite:///{tmp_path / name}.db") for name in "AB"}
     ids = {}

@@ -6,8 +6,6 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
@@ -16,9 +14,10 @@ from core.data.dataset import DataError, parse_csv, validate_frame
 from core.data.loader import SourceError, find_source, load_file, load_frame, read_source
 from core.data.status import data_status, data_version, load_history
 from core.data.synthetic import synthetic
-from core.db.engine import MIGRATIONS, DatabaseError, make_engine, migrate
+from core.db.engine import DatabaseError, make_engine, migrate
 from core.db.schema import Dataset
 from tests.conftest import fresh_postgres, postgres_url
+from tests.migrations_support import database_at
 from tests.tcp_proxy import TcpProxy
 
 HEADER = (
@@ -115,15 +114,8 @@ def test_every_load_is_kept_in_the_history_newest_first(engine):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_data_loaded_before_the_history_gets_one_row_of_unknown_counts(backend, tmp_path):
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    else:
-        engine = fresh_postgres(postgres_url())
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = database_at(backend, tmp_path, "0007")
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0007")
         connection.execute(
             text(
                 "INSERT INTO dataset (id, version, source, sha256, clients, payments, loaded_at)"

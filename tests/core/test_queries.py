@@ -13,8 +13,6 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
@@ -24,7 +22,7 @@ from core.cache import MemoryStore, QueryCache, connect
 from core.data.dataset import parse_csv
 from core.data.loader import load_frame
 from core.data.synthetic import synthetic
-from core.db.engine import MIGRATIONS, DatabaseError, make_engine
+from core.db.engine import DatabaseError, make_engine
 from core.db.schema import (
     ClientSummary,
     SummaryState,
@@ -38,6 +36,7 @@ from core.encoding import decode
 from core.explore.filters import Filters
 from core.explore.sql import PAIRS
 from core.vocabulary import ID
+from tests.migrations_support import downgrade_to
 from tests.tcp_proxy import TcpProxy
 
 SAMPLE_ROWS = 3_000
@@ -435,11 +434,7 @@ def test_a_database_summarised_before_overall_medians_existed_gets_them(loaded):
     """Migration 0006 marks the payments summaries stale, so the next query fills the table."""
     engine, clients, payments = loaded
     explore.refresh_summary(engine, 1, explore.PAYMENT_SUMMARIES)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0005")
+    downgrade_to(engine, "0005")
     upgraded = make_engine(engine.url.render_as_string(hide_password=False))
     try:
         exactly(

@@ -5,9 +5,7 @@ after a purge."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -25,7 +23,7 @@ from core.serving.predictions import log_scores
 from core.serving.retention import purge_predictions, purge_when_due
 from core.settings import SettingsError, get_settings
 from core.vocabulary import FEATURES, TARGET
-from tests.conftest import ROOT
+from tests.cli_support import run_cli
 from tests.jobs_support import poll, real_frame, url_of
 
 DAY = timedelta(days=1)
@@ -122,15 +120,7 @@ def test_a_workers_reaper_purges_the_log(engine, settings_env):
 
 
 def run_purge(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k != "PREDICTION_RETENTION_DAYS"}
-    return subprocess.run(
-        [sys.executable, "-m", "core", "purge", *args],
-        cwd=ROOT,
-        env={**environment, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("purge", *args, **env)
 
 
 def test_the_purge_command_prints_how_many_rows_went(engine):

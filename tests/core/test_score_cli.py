@@ -9,13 +9,8 @@ from core.serving.predictions import recent_scores
 from core.serving.reasons import COLUMNS
 from core.serving.scoring import score
 from core.vocabulary import FEATURES, ID, TARGET
-from tests.core.test_cli import run_cli
+from tests.cli_support import run_cli
 from tests.trained import real_frame, register
-
-
-@pytest.fixture
-def database_url(engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
 
 
 def client(row: int = 3) -> dict:

@@ -30,8 +30,8 @@ from core.serving.predictions import recent_scores
 from core.serving.reasons import COLUMNS as REASON_COLUMNS
 from core.serving.scoring import score_file
 from core.vocabulary import ID, TARGET
+from tests.cli_support import ROOT, run_cli
 from tests.conftest import fresh_postgres, postgres_url
-from tests.core.test_cli import ROOT, run_cli
 from tests.trained import real_frame, register
 
 

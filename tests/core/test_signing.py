@@ -13,12 +13,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from alembic import command
-from alembic.config import Config
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import select
 
-from core.db.engine import MIGRATIONS, make_engine, migrate
+from core.db.engine import make_engine, migrate
 from core.db.schema import ModelVersion
 from core.ml import signing
 from core.ml.registry import (
@@ -35,8 +33,9 @@ from core.serving.predictions import recent_scores
 from core.serving.scoring import score
 from core.settings import SettingsError, get_settings
 from core.vocabulary import FEATURES
+from tests.cli_support import run_cli
 from tests.conftest import fresh_postgres, postgres_url
-from tests.core.test_cli import run_cli
+from tests.migrations_support import database_at
 from tests.tampering import evil_artifact, tamper
 
 CLIENT = {name: 0 for name in FEATURES} | {
@@ -267,16 +266,7 @@ def test_the_cli_refuses_a_tampered_model_in_one_line_and_runs_nothing(backend, 
 
 
 def database_at_0009(backend: str, tmp_path):
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    else:
-        engine = fresh_postgres(postgres_url())
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0009")
-    return engine
+    return database_at(backend, tmp_path, "0009")
 
 
 def old_row(version: str, artifact: bytes, sha256: str) -> dict:

@@ -5,7 +5,7 @@ import pytest
 from core import jobs
 from core.db.engine import make_engine
 from core.ml.registry import list_versions
-from tests.core.test_cli import run_cli
+from tests.cli_support import run_cli
 from tests.jobs_support import load_clients
 
 

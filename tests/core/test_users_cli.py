@@ -1,33 +1,12 @@
 """`python -m core users ...` as an admin runs it, in a subprocess: passwords from stdin,
 never from arguments; an API key printed once, alone on the last line."""
 
-import os
-import subprocess
-import sys
-
-import pytest
-
 from core.auth import Actor, authenticate, key_actor, recent
-from tests.core.test_cli import ROOT
+from tests.cli_support import run_cli
 
 
 def users(database_url: str, *args: str, stdin: str = "", **env: str):
-    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    environment.update(env, DATABASE_URL=database_url)
-    return subprocess.run(
-        [sys.executable, "-m", "core", *args],
-        cwd=ROOT,
-        env=environment,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-@pytest.fixture
-def database_url(engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
+    return run_cli(*args, stdin=stdin, **env, DATABASE_URL=database_url)
 
 
 def test_add_list_key_role_revoke_remove(database_url, engine):

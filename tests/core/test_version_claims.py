@@ -12,19 +12,17 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sklearn.linear_model import LogisticRegression
 
 from core import jobs
-from core.db.engine import MIGRATIONS, make_engine, migrate
+from core.db.engine import make_engine, migrate
 from core.db.schema import TrainingJob
 from core.jobs.runner import train_job
 from core.jobs.store import mark_failed, reap_stale
 from core.ml.params import TrainingError
 from core.ml.registry import save_version
-from tests.conftest import fresh_postgres, postgres_url
 from tests.jobs_support import load_clients, stand_in, url_of
+from tests.migrations_support import database_at
 
 PROCESSES = 3
 TRIES = 20
@@ -151,15 +149,7 @@ def test_a_saved_version_stays_taken_after_its_job_finished(engine, real_redis):
 @pytest.fixture(params=["sqlite", "postgres"])
 def at_0009(request, tmp_path):
     """An engine whose schema stops at revision 0009, before the claim constraint."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    else:
-        engine = fresh_postgres(postgres_url())
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0009")
+    engine = database_at(request.param, tmp_path, "0009")
     yield engine
     engine.dispose()
 
