@@ -320,9 +320,13 @@ async def session(browser, url: str, seconds: float, latencies: list, errors: li
     context, page = await open_page(browser, url)
     done = 0
     try:
-        await page.goto(url)
-        await page.wait_for_selector(FIRST_CHART)
-        await page.wait_for_function(RUN_OVER)
+        try:
+            await page.goto(url)
+            await page.wait_for_selector(FIRST_CHART)
+            await page.wait_for_function(RUN_OVER)
+        except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
+            errors.append(f"first view: {type(exc).__name__}: {str(exc)[:120]}")
+            return 0
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             try:

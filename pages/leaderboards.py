@@ -19,8 +19,8 @@ from core.ml.trust import TRUST_PARTS
 from core.settings import SettingsError
 from core.vocabulary import METRICS
 from dashboard import challenger, trust
-from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with
+from dashboard.figures import models as figures
 
 TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"
 
