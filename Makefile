@@ -39,6 +39,7 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) bench/ingest.py
 	$(PY) bench/queries.py
+	$(PY) bench/pages.py
 	$(PY) bench/scoring.py
 	$(PY) bench/training.py
 	$(PY) bench/calibration.py

@@ -505,20 +505,21 @@ def main() -> None:
     args = parser.parse_args()
 
     urls = databases(args)
-    for url in urls.values():
+    # The server part on one database: Postgres (the deployment's), else the only one.
+    served = next(((k, v) for k, v in urls.items() if k.startswith("Postgres")), None)
+    served = served or next(iter(urls.items()))
+    for url in urls.values() if args.only != "server" else [served[1]]:
         ensure_model(url)
     folder = Path(tempfile.mkdtemp(prefix="bare-page-"))
     bare = folder / "bare.py"
     bare.write_text(BARE_APP)
     report = Report()
-    charts = {"clients": True, "payments": True}
+    # Which pages draw a chart (with a model saved); the AppTest part finds out itself.
+    charts = {name: True for name in ("clients", "payments", "leaderboards", "decisions")}
     if args.only != "server":
         charts = bench_apptest(urls, bare, args, report)
     if args.only != "apptest":
-        # The server part on one database: Postgres (the deployment's), else the only one.
-        label, url = next(
-            ((k, v) for k, v in urls.items() if k.startswith("Postgres")), next(iter(urls.items()))
-        )
+        label, url = served
         asyncio.run(bench_server(url, bare, charts, args, report, label))
     report.print()
 
