@@ -30,6 +30,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 SCRIPTS = (
     "ingest",
     "queries",
+    "pages",
     "scoring",
     "scoring_file",
     "training",

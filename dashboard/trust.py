@@ -22,8 +22,8 @@ from core.ml.trust import (
     trust_from_holdout,
 )
 from dashboard import formats
-from dashboard.charts import models as figures
 from dashboard.components import engine
+from dashboard.figures import models as figures
 
 MISCALIBRATED_MARK = " · ⚠️ miscalibrated"
 COMPUTED = "lb_trust_computed"  # session state: version -> Trust computed from its holdout

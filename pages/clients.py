@@ -10,7 +10,6 @@ from core.data.status import data_status
 from core.db.engine import DatabaseError
 from core.explore.filters import id_from_query
 from core.vocabulary import ONE_MONTH_LATE_NOTE
-from dashboard.charts import explore as charts
 from dashboard.components import (
     engine,
     escape_markdown,
@@ -18,6 +17,7 @@ from dashboard.components import (
     stop_with,
     stop_without_clients,
 )
+from dashboard.figures import explore as charts
 from dashboard.filters import filter_sidebar, mirror_in_url, query_params
 
 LARGEST_ID = 2**53 - 1  # the largest whole number a browser holds exactly

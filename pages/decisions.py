@@ -19,9 +19,9 @@ from core.serving.decisions import (
 )
 from core.serving.policy import get_policy, save_policy
 from dashboard.access import current, needs, show_refusal
-from dashboard.charts import decisions as figures
 from dashboard.components import engine, stop_with
 from dashboard.decisions import show_decision
+from dashboard.figures import decisions as figures
 from dashboard.formats import money
 
 st.title("Decisions")

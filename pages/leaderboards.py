@@ -20,8 +20,8 @@ from core.ml.trust import TRUST_PARTS
 from core.settings import SettingsError
 from core.vocabulary import METRICS
 from dashboard import challenger, formats, trust
-from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with
+from dashboard.figures import models as figures
 
 TIME_COLUMN = st.column_config.NumberColumn("TT (s per fold)", format="%.3f")
 TRAIN_PAGE = Path(__file__).resolve().parent / "train.py"

@@ -7,8 +7,8 @@ from core import explore
 from core.data.status import data_status
 from core.db.engine import DatabaseError
 from core.vocabulary import MONTH_LABELS, ONE_MONTH_LATE_NOTE
-from dashboard.charts import explore as charts
 from dashboard.components import engine, query_cache, stop_with, stop_without_clients
+from dashboard.figures import explore as charts
 from dashboard.filters import filter_sidebar, mirror_in_url
 
 ALL_MONTHS = "all"

@@ -31,8 +31,8 @@ from core.settings import SettingsError
 from core.vocabulary import LABELS, ONE_MONTH_LATE_NOTE, STATUS_LABELS
 from dashboard import decisions, scored_table
 from dashboard.access import current, needs, show_refusal
-from dashboard.charts import scoring as figures
 from dashboard.components import engine, settings, stop_with
+from dashboard.figures import scoring as figures
 from dashboard.portfolio import section as portfolio_section
 from dashboard.score_form import CLIENT_FIELDS, form_features, months_table
 from dashboard.stability_panel import stability_section

@@ -26,8 +26,8 @@ from core.settings import get_settings
 from core.vocabulary import METRICS, PROTECTED
 from dashboard import training
 from dashboard.access import current, needs, verified
-from dashboard.charts import models as figures
 from dashboard.components import engine, stop_with, stop_without_clients
+from dashboard.figures import models as figures
 
 LEADERBOARDS_PAGE = Path(__file__).resolve().parent / "leaderboards.py"
 CALIBRATIONS = (NO_CALIBRATION, *CALIBRATION_METHODS)

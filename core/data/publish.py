@@ -1,6 +1,9 @@
-"""Publish new data: load it, clear the cached query results, rebuild the summaries.
+"""Publish new data: load it, publish its data version to the query cache and clear the
+cached results, rebuild the summaries.
 
-The one sequence that Home's upload and `python -m core load` both run.
+The one sequence that Home's upload and `python -m core load` both run. A load that does
+not go through here (core.data.loader alone) is seen by a Redis query cache only when it
+next checks the database's version (QueryCache's `verify_every`).
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from sqlalchemy import Engine
 
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
-from core.cache import invalidate
+from core.cache import REDIS_ERRORS, invalidate, raise_version, reset_version
 from core.data.dataset import parse_csv
 from core.data.loader import LoadResult, Progress, load_frame
+from core.data.status import data_version
 from core.db.engine import DatabaseError, connect
+from core.explore.cached import dataset_name
 from core.explore.summaries import refresh_summaries
 
 log = logging.getLogger(__name__)
@@ -77,8 +82,8 @@ def publish(
     stage: Stage | None = None,
     actor: Actor = SYSTEM,
 ) -> Published:
-    """Load a validated frame (core.data.loader.load_frame), drop the query results cached
-    in `store`, then rebuild the explore summaries.
+    """Load a validated frame (core.data.loader.load_frame), publish its data version in
+    `store` and drop the query results cached there, then rebuild the explore summaries.
 
     `progress(done, total)` follows the rows written; `stage(text)` is called when the
     summaries start. The load is one transaction: when it fails (DataError, DatabaseError)
@@ -89,6 +94,7 @@ def publish(
     require(actor, "load_data")
     result = load_frame(engine, frame, source, sha256=sha256, replace=replace, progress=progress)
     _audit_load(engine, actor, source, replace, result)
+    publish_version(engine, store, result.version)
     invalidate(store)
     if stage:
         stage(SUMMARIES_STAGE)
@@ -98,6 +104,21 @@ def publish(
         log.warning("summaries not rebuilt after loading %s: %s", source, exc)
         return Published(result, str(exc))
     return Published(result)
+
+
+def publish_version(engine: Engine, store, version: int) -> None:
+    """Tell every process's query cache on `store` that the data is now at `version` (or
+    newer, when another load finished first). Quiet when Redis is down: the caches then
+    find the new version when they next check the database."""
+    dataset = dataset_name(engine)
+    try:
+        published = raise_version(store, dataset, version)
+        if published > version:
+            current = data_version(engine)
+            if current < published:  # a database emptied and loaded again: versions restart
+                reset_version(store, dataset, current)
+    except REDIS_ERRORS as exc:
+        log.warning("could not publish data version %s to the query cache: %s", version, exc)
 
 
 def _audit_load(engine: Engine, actor: Actor, source: str, replace: bool, result) -> None:

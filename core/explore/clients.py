@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     case,
     func,
     select,
@@ -94,12 +95,15 @@ def age_distribution(
     engine: Engine, filters: Filters, *, cache: QueryCache | None = None
 ) -> pd.DataFrame:
     """Matching clients per age and default outcome: columns age, defaulted, clients."""
-    statement = (
-        select(summary.c.age, summary.c.defaulted, func.sum(summary.c.clients).label("clients"))
-        .where(filters.where(summary))
-        .group_by(summary.c.age, summary.c.defaulted)
-        .order_by(summary.c.age, summary.c.defaulted)
-    )
+
+    def statement() -> Select:
+        return (
+            select(summary.c.age, summary.c.defaulted, func.sum(summary.c.clients).label("clients"))
+            .where(filters.where(summary))
+            .group_by(summary.c.age, summary.c.defaulted)
+            .order_by(summary.c.age, summary.c.defaulted)
+        )
+
     return frame_query(engine, cache, "age_distribution", filters.to_query(), statement)
 
 
@@ -112,17 +116,19 @@ def default_rates(
     """
     if by not in BREAKDOWNS:
         raise ValueError(f"default rates are broken down by {', '.join(BREAKDOWNS)}, not {by!r}")
-    column = summary.c[by]
-    statement = (
-        select(
-            column.label("code"),
-            func.sum(summary.c.clients).label("clients"),
-            func.sum(_defaulted_clients()).label("defaulted"),
+
+    def statement() -> Select:
+        column = summary.c[by]
+        return (
+            select(
+                column.label("code"),
+                func.sum(summary.c.clients).label("clients"),
+                func.sum(_defaulted_clients()).label("defaulted"),
+            )
+            .where(filters.where(summary))
+            .group_by(column)
+            .order_by(column)
         )
-        .where(filters.where(summary))
-        .group_by(column)
-        .order_by(column)
-    )
 
     def finish(frame: pd.DataFrame) -> pd.DataFrame:
         frame.insert(1, "label", [label(by, code) for code in frame["code"]])
@@ -139,13 +145,16 @@ def limit_distribution(
 
     Columns: band (its lowest limit), defaulted, clients.
     """
-    band = (summary.c.limit_bal // LIMIT_BIN * LIMIT_BIN).label("band")
-    statement = (
-        select(band, summary.c.defaulted, func.sum(summary.c.clients).label("clients"))
-        .where(filters.where(summary))
-        .group_by(band, summary.c.defaulted)
-        .order_by(band, summary.c.defaulted)
-    )
+
+    def statement() -> Select:
+        band = (summary.c.limit_bal // LIMIT_BIN * LIMIT_BIN).label("band")
+        return (
+            select(band, summary.c.defaulted, func.sum(summary.c.clients).label("clients"))
+            .where(filters.where(summary))
+            .group_by(band, summary.c.defaulted)
+            .order_by(band, summary.c.defaulted)
+        )
+
     return frame_query(engine, cache, "limit_distribution", filters.to_query(), statement)
 
 
@@ -187,16 +196,19 @@ def client_table(
         raise ValueError(f"the client table sorts by {', '.join(SORTABLE)}, not {sort!r}")
     if page < 1 or not 1 <= page_size <= 1000:
         raise ValueError("page starts at 1 and page_size is 1..1000")
-    order = [clients.c[sort].desc() if descending else clients.c[sort]]
-    if sort != "id":
-        order.append(clients.c.id.desc() if descending else clients.c.id)
-    statement = (
-        select(clients)
-        .where(filters.where(clients))
-        .order_by(*order)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    )
+
+    def statement() -> Select:
+        order = [clients.c[sort].desc() if descending else clients.c[sort]]
+        if sort != "id":
+            order.append(clients.c.id.desc() if descending else clients.c.id)
+        return (
+            select(clients)
+            .where(filters.where(clients))
+            .order_by(*order)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        )
+
     params = {**filters.to_query(), "sort": sort, "desc": descending, "page": page}
     params["size"] = page_size
     return frame_query(engine, cache, "client_table", params, statement)

@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     func,
     select,
 )
@@ -102,15 +103,18 @@ def status_transitions(
     """
     if month is not None and month not in PAIRS:
         raise ValueError("month is 1 (Sep 2005) .. 5 (May 2005): the later month of a pair")
-    table = status_moves
-    pairs = PAIRS if month is None else (month,)
-    moved = func.sum(reduce(operator.add, (table.c[f"into_{m}"] for m in pairs)))
-    statement = (
-        select(table.c.from_status, table.c.to_status, moved.label("clients"))
-        .where(table.c.grain == grain_of(filters), filters.where(table))
-        .group_by(table.c.from_status, table.c.to_status)
-        .having(moved > 0)
-        .order_by(table.c.from_status, table.c.to_status)
-    )
+
+    def statement() -> Select:
+        table = status_moves
+        pairs = PAIRS if month is None else (month,)
+        moved = func.sum(reduce(operator.add, (table.c[f"into_{m}"] for m in pairs)))
+        return (
+            select(table.c.from_status, table.c.to_status, moved.label("clients"))
+            .where(table.c.grain == grain_of(filters), filters.where(table))
+            .group_by(table.c.from_status, table.c.to_status)
+            .having(moved > 0)
+            .order_by(table.c.from_status, table.c.to_status)
+        )
+
     params = {**filters.to_query(), "month": month}
     return frame_query(engine, cache, "status_transitions", params, statement, heavy=True)

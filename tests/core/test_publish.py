@@ -3,11 +3,12 @@
 import pytest
 from sqlalchemy import text
 
-from core.cache import CACHE_PREFIX
+from core.cache import CACHE_PREFIX, version_key
 from core.data.dataset import DataError, validate_frame
 from core.data.publish import SUMMARIES_STAGE, publish, publish_file
 from core.data.status import data_status, load_history
 from core.data.synthetic import synthetic
+from core.explore.cached import dataset_name
 from core.explore.summaries import CLIENT_SUMMARY, PAYMENT_SUMMARIES, summary_version
 from tests.core.test_loader import THREE_CLIENTS
 
@@ -30,6 +31,14 @@ def test_a_file_is_loaded_the_cache_cleared_and_the_summaries_built(engine, stor
         == 1
     )
     assert [h.source for h in load_history(engine)] == ["three.csv"]
+    # Every process's query cache on this store reads the new version from it.
+    assert store.get(version_key(dataset_name(engine))) == b"1"
+
+
+def test_a_database_loaded_again_from_empty_publishes_its_own_version(engine, store):
+    store.set(version_key(dataset_name(engine)), b"9")  # left by an earlier life of the database
+    publish(engine, store, validate_frame(synthetic(20)), "twenty")
+    assert store.get(version_key(dataset_name(engine))) == b"1"
 
 
 def test_a_bad_file_stops_before_the_cache_and_the_summaries(engine, store):
@@ -37,6 +46,7 @@ def test_a_bad_file_stops_before_the_cache_and_the_summaries(engine, store):
     with pytest.raises(DataError, match="missing columns"):
         publish_file(engine, store, b"LIMIT_BAL,SEX\n1,2\n", "bad.csv")
     assert store.get(CACHED) == b"old figures"
+    assert store.get(version_key(dataset_name(engine))) is None
     assert data_status(engine).empty and load_history(engine) == []
 
 

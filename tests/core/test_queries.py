@@ -7,8 +7,12 @@ the real data and compares with core.frames (pandas on the whole tables) on the 
 from __future__ import annotations
 
 import logging
+import os
 import pickle
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -21,6 +25,7 @@ from core import explore
 from core.cache import MemoryStore, QueryCache, connect
 from core.data.dataset import parse_csv
 from core.data.loader import load_frame
+from core.data.publish import publish
 from core.data.synthetic import synthetic
 from core.db.engine import DatabaseError, make_engine
 from core.db.schema import (
@@ -197,21 +202,63 @@ def test_unknown_client_is_none(loaded, client_id):
 
 
 def test_cache_serves_repeats_and_a_load_invalidates(engine, store, sample):
-    load_frame(engine, sample, "sample")
-    cache = QueryCache(store, ttl=60)
+    publish(engine, store, sample, "sample")
+    cache = QueryCache(store, ttl=60, verify_every=3600)
     first = explore.figures(engine, Filters(sex=(2,)), cache=cache)
     # Change the summary behind the cache's back: a cached answer does not see it.
     with engine.begin() as connection:
         connection.execute(ClientSummary.__table__.delete())
     assert explore.figures(engine, Filters(sex=(2,)), cache=cache) == first
     assert explore.figures(engine, Filters(sex=(2,))).clients == 0  # uncached does
+    (key,) = [k for k in store.scan_iter(match="credit:cache:*")]
+    before = store.get(key)
     # A load moves the data version on: cached answers are not used, the summary is rebuilt.
     more = synthetic(500).assign(ID=lambda f: f[ID] + 10_000)
-    load_frame(engine, more, "more clients")
+    publish(engine, store, more, "more clients")
+    # Even the result of a query that started before the load and was stored after it.
+    store.set(key, before)
     after = explore.figures(engine, Filters(sex=(2,)), cache=cache)
     clients, _ = frames.read_tables(engine)
     same_figures(after, frames.figures(clients, Filters(sex=(2,))))
     assert after.clients > first.clients
+    assert explore.figures(engine, Filters(sex=(2,)), cache=cache) == after
+
+
+def test_a_load_by_another_process_is_seen_at_once(engine, real_redis, redis_url, sample, tmp_path):
+    publish(engine, connect(redis_url), sample, "sample")
+    # Two processes' caches (the dashboard's and the API's), neither asking the database.
+    dashboard, api = (QueryCache(connect(redis_url), verify_every=3600) for _ in range(2))
+    first = explore.figures(engine, Filters(), cache=dashboard)
+    assert explore.figures(engine, Filters(), cache=api) == first
+    more = tmp_path / "more.csv"
+    synthetic(200).assign(ID=lambda f: f[ID] + 10_000).to_csv(more, index=False)
+    environment = {**os.environ, "REDIS_URL": redis_url}
+    environment["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "load", "--csv", str(more)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    for cache in (dashboard, api):
+        assert explore.figures(engine, Filters(), cache=cache).clients == first.clients + 200
+
+
+def test_the_published_version_is_per_database(engine, tmp_path, sample, real_redis, redis_url):
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    store = connect(redis_url)
+    publish(engine, store, sample, "sample")
+    publish(other, store, sample.iloc[:100], "fewer")
+    publish(other, store, sample.iloc[100:200], "more")  # other is at version 2, engine at 1
+    cache = QueryCache(store, verify_every=3600)
+    assert explore.figures(engine, Filters(), cache=cache).clients == SAMPLE_ROWS
+    assert explore.figures(other, Filters(), cache=cache).clients == 200
+    publish(engine, store, synthetic(10).assign(ID=lambda f: f[ID] + 10_000), "ten")
+    assert explore.figures(engine, Filters(), cache=cache).clients == SAMPLE_ROWS + 10
+    other.dispose()
 
 
 # Every kind of value the explore queries put in the cache: frames, dataclasses, None.
@@ -304,7 +351,8 @@ def test_a_pickle_planted_in_redis_is_never_loaded(loaded, real_redis, redis_url
     assert again == right
     same_figures(again, frames.figures(clients, Filters(sex=(1,))))
     assert real_redis.get(key) != planted  # overwritten with the value, as data
-    assert decode(real_redis.get(key)) == right
+    version, _, value = real_redis.get(key).partition(b"\n")
+    assert version == b"1" and decode(value) == right  # the data version, then the value
     assert "does not hold a cached value" in caplog.text
     # The planted bytes are a working exploit: pickle would have run them.
     pickle.loads(planted).close()
@@ -520,17 +568,21 @@ def test_a_failed_redis_is_left_alone_for_a_while_then_tried_again(real_redis, r
         url = f"redis://127.0.0.1:{proxy.port}{parts.path}"
         resting = QueryCache(connect(url), retry_after=3600)
         eager = QueryCache(connect(url), retry_after=0)
-        assert resting.get_or_compute(1, "q", {}, lambda: 1) == 1 and resting.error is None
+
+        def get(cache, name, value):
+            return cache.get_or_compute("db", name, {}, lambda _version: value, lambda: 1)
+
+        assert get(resting, "q", 1) == 1 and resting.error is None
         proxy.stop()
         for cache in (resting, eager):
-            assert cache.get_or_compute(1, "down", {}, lambda: 2) == 2
+            assert get(cache, "down", 2) == 2
             assert cache.error.startswith("cache off")
         proxy.start()
         # Redis is back. The resting cache does not ask it yet; the eager one does at once.
-        assert resting.get_or_compute(1, "back", {}, lambda: 3) == 3
-        assert resting.error is not None and real_redis.get(resting.key(1, "back", {})) is None
-        assert eager.get_or_compute(1, "back", {}, lambda: 4) == 4
-        assert eager.error is None and real_redis.get(eager.key(1, "back", {})) is not None
+        assert get(resting, "back", 3) == 3
+        assert resting.error is not None and real_redis.get(resting.key("db", "back", {})) is None
+        assert get(eager, "back", 4) == 4
+        assert eager.error is None and real_redis.get(eager.key("db", "back", {})) is not None
 
 
 def test_database_down_raises_a_readable_error():

@@ -1,0 +1,75 @@
+"""The chart modules with their figure builders built once per process for equal arguments.
+
+Building a Plotly figure is most of a page's own work on a rerun whose query results come
+from the cache. `st.plotly_chart` only reads a figure (it serialises a copy), so reruns and
+sessions share one. Pages import a chart module from here (`figures.explore`) instead of
+from dashboard.charts. Builders that do not return a figure, or take an untyped argument,
+and arguments that cannot be hashed, go straight through. A dict (a model's evaluation) is
+hashed as its JSON text (under 1 ms for a version's evaluation): Streamlit's own hashing
+walks every point of its curves and costs more than drawing them.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import types
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+from streamlit.runtime.caching.cache_errors import UnhashableParamError
+
+from dashboard.charts import decisions as _decisions
+from dashboard.charts import explore as _explore
+from dashboard.charts import models as _models
+from dashboard.charts import scoring as _scoring
+
+# Figures kept per builder: a few filter sets and versions per session, several sessions.
+KEEP = 128
+
+
+def _shared(build: Callable[..., Any]) -> Callable[..., Any]:
+    cached = st.cache_resource(show_spinner=False, max_entries=KEEP, hash_funcs={dict: _as_json})
+    cached = cached(build)
+
+    @functools.wraps(build)
+    def figure(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return cached(*args, **kwargs)
+        except UnhashableParamError:
+            return build(*args, **kwargs)
+
+    return figure
+
+
+def _with_shared_figures(module: types.ModuleType) -> types.SimpleNamespace:
+    """`module`'s public names, its figure builders wrapped by `_shared`."""
+    names = {}
+    for name, value in vars(module).items():
+        if name.startswith("_"):
+            continue
+        worth_it = (
+            inspect.isfunction(value)
+            and value.__module__ == module.__name__
+            and value.__annotations__.get("return") == "go.Figure"
+            and _cheap_to_hash(value)
+        )
+        names[name] = _shared(value) if worth_it else value
+    return types.SimpleNamespace(**names)
+
+
+def _as_json(value: dict) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _cheap_to_hash(build: Callable[..., Any]) -> bool:
+    parameters = inspect.signature(build).parameters.values()
+    return all(parameter.annotation is not inspect.Parameter.empty for parameter in parameters)
+
+
+decisions = _with_shared_figures(_decisions)
+explore = _with_shared_figures(_explore)
+models = _with_shared_figures(_models)
+scoring = _with_shared_figures(_scoring)
