@@ -187,7 +187,8 @@ def main() -> None:
             f"expected loss NT$ {summary['expected_loss']:,.0f})",
             flush=True,
         )
-        figures.add(f"portfolio job with reasons, {clients:,} clients, {workers} RQ worker(s)",
+        figures.add(f"portfolio job with reasons, {clients:,} clients, threshold "
+                    f"{args.threshold:g}, {workers} RQ worker(s)",
                     seconds, "s", "< 120", baseline=rows / base_rate,
                     baseline_what="pandas read + predict, nothing stored")  # fmt: skip
     figures.write(args.json)
