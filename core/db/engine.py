@@ -7,7 +7,6 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -75,10 +74,29 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=8)
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
 def get_engine(url: str) -> Engine:
     """The process-wide engine for `url` (engines are thread-safe and pool connections)."""
-    return make_engine(url)
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = make_engine(url)
+        return engine
+
+
+def forget_engines() -> None:
+    """Close the pooled connections of every engine get_engine made and forget them, so the
+    next call makes a new one (tests that empty a database; a process that changes its
+    settings). Dropping an engine without this leaves its idle connections open for as long
+    as anything still refers to it."""
+    with _engines_lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        engine.dispose()
 
 
 def migrate(engine: Engine) -> None:

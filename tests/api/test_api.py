@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from core.data.features import training_csv
-from core.db.engine import get_engine
+from core.db.engine import forget_engines, get_engine
 from core.db.schema import ModelVersion
 from core.serving.scoring import score
 from core.vocabulary import FEATURES, ID
@@ -94,7 +94,7 @@ def test_a_stalled_database_gives_503_with_the_reason(real_redis, redis_url, set
                 assert "Traceback" not in response.text
             proxy.resume()
             assert api.get("/query/clients/2").status_code == 200
-    get_engine.cache_clear()
+    forget_engines()
 
 
 def url(engine) -> str:

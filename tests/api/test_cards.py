@@ -4,7 +4,7 @@ when the challenger is not significantly better, and the champion history."""
 
 import pytest
 
-from core.db.engine import get_engine
+from core.db.engine import forget_engines
 from tests.api.conftest import client_for
 from tests.champion_support import trained_copy
 
@@ -16,7 +16,7 @@ def api(tmp_path, real_redis, redis_url, settings_env):
     url = trained_copy(tmp_path)
     with client_for(settings_env, DATABASE_URL=url, REDIS_URL=redis_url) as client:
         yield client
-    get_engine.cache_clear()
+    forget_engines()
 
 
 def test_the_model_card_as_markdown_and_html(api):

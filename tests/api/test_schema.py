@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from api.app import app
-from core.db.engine import get_engine, make_engine
+from core.db.engine import forget_engines, make_engine
 from core.settings import get_settings
 from tests.conftest import unavailable
 from tests.jobs_support import load_clients, url_of
@@ -35,10 +35,10 @@ def loaded(tmp_path_factory):
         monkeypatch.setenv("DATABASE_URL", url_of(engine))
         monkeypatch.setenv("REDIS_URL", redis_url)
         get_settings.cache_clear()
-        get_engine.cache_clear()
+        forget_engines()
         yield
     get_settings.cache_clear()
-    get_engine.cache_clear()
+    forget_engines()
     client.flushdb()
     client.close()
     engine.dispose()

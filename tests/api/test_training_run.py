@@ -7,7 +7,7 @@ import pytest
 from rq import SimpleWorker
 
 from core import jobs
-from core.db.engine import get_engine, make_engine
+from core.db.engine import forget_engines, make_engine
 from core.vocabulary import FEATURES
 from tests.api.conftest import client_for
 from tests.jobs_support import load_clients, real_frame, url_of
@@ -32,5 +32,5 @@ def test_a_job_submitted_over_http_trains_a_version_that_scores(
         client = {name: int(real_frame().at[0, name]) for name in FEATURES}
         scored = api.post("/predict/realtime/", json=client).json()
         assert scored["version"] == "1.0" and 0 < scored["probability"] < 1
-    get_engine.cache_clear()
+    forget_engines()
     engine.dispose()
