@@ -3,19 +3,25 @@ sessions, and the first view in a fresh browser, each against a bare Streamlit p
 
     PYTHONPATH=.:bench python bench/pages.py [--database-url URL] [--clients 1000000]
         [--seconds 60] [--sessions 1,10,25] [--repeat 10] [--port 8614] [--redis-url URL]
-        [--only apptest|server]
+        [--only apptest|server] [--driver ws|browser] [--think 0,2]
 
 1. AppTest, warm: CPU seconds (time.process_time around `at.run()`) and wall seconds per
    run of every page, signed in as an admin, on the 24,000 real clients in SQLite and in
    Postgres (with --clients N: N synthetic clients in Postgres, loaded once by
    bench/queries.py's loader). Baseline: a bare page with one Plotly chart.
-2. Through the real server (`streamlit run` on --port, a bare app on --port + 1), driven
-   by headless Chromium (Playwright, /usr/bin/chromium): the server process's CPU per
-   rerun while one session changes the Clients page's Defaulted filter; then 1, 10 and 25
-   sessions changing it for --seconds, the p50/p95 of the time from the click to the first
-   chart redrawn, and errors; then each page's first view in a fresh browser context: time
-   until its first chart shows (pages without a chart: until the run ends), divided by the
-   same for the bare page, measured alternately in the same run. The server's peak RSS.
+2. Through the real server (`streamlit run` on --port, a bare app on --port + 1): the
+   server process's CPU per rerun while one session changes the Clients page's Defaulted
+   filter; then 1, 10 and 25 sessions changing it for --seconds, pausing --think seconds
+   after each run (one row per pause), the p50/p95 of each change, and errors; then each
+   page's first view in a fresh headless Chromium context (Playwright, /usr/bin/chromium):
+   time until its first chart shows (pages without a chart: until the run ends), divided
+   by the same for the bare page, measured alternately in the same run. The server's peak
+   RSS. The sessions are driven by --driver: `ws` (default) speaks Streamlit's websocket
+   protocol as its frontend does (a rerun_script message with the radio's new value, timed
+   until script_finished, which must follow a Plotly chart; an exception element is an
+   error), so the figure is the server's; `browser` clicks in headless Chromium and times
+   until the first chart is redrawn, which on 2 shared cores mostly measures Chromium.
+   Each row's note has the load average, as other sessions may share the machine.
 
 A training run (`python -m core train`, 2 folds, lr, 2,000 clients) makes a model when
 the database has none, so the model pages show what they show in use. The admin user is
