@@ -12,15 +12,17 @@ sessions, and the first view in a fresh browser, each against a bare Streamlit p
 2. Through the real server (`streamlit run` on --port, a bare app on --port + 1): the
    server process's CPU per rerun while one session changes the Clients page's Defaulted
    filter; then 1, 10 and 25 sessions changing it for --seconds, pausing --think seconds
-   after each run (one row per pause), the p50/p95 of each change, and errors; then each
+   after each run (one row per pause; each session starts at a random point of its first
+   pause, so they do not change in step), the p50/p95 of each change, and errors; then each
    page's first view in a fresh headless Chromium context (Playwright, /usr/bin/chromium):
    time until its first chart shows (pages without a chart: until the run ends), divided
    by the same for the bare page, measured alternately in the same run. The server's peak
    RSS. The sessions are driven by --driver: `ws` (default) speaks Streamlit's websocket
    protocol as its frontend does (a rerun_script message with the radio's new value, timed
-   until script_finished, which must follow a Plotly chart; an exception element is an
-   error), so the figure is the server's; `browser` clicks in headless Chromium and times
-   until the first chart is redrawn, which on 2 shared cores mostly measures Chromium.
+   until script_finished, which must follow a Plotly chart; an exception element or an
+   st.error is an error), so the figure is the server's; `browser` clicks in headless
+   Chromium and times until the first chart is redrawn, which on 2 shared cores mostly
+   measures Chromium.
    Each row's note has the load average, as other sessions may share the machine.
 
 A training run (`python -m core train`, 2 folds, lr, 2,000 clients) makes a model when
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import secrets
 import statistics
 import subprocess
@@ -49,6 +52,7 @@ from urllib.parse import urlsplit
 
 import psutil
 from queries import load_synthetic, page_databases
+from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -411,6 +415,9 @@ class Run:
             self.charts += 1
         elif kind == "exception":
             self.errors.append(_exception(element.exception))
+        elif kind == "alert" and element.alert.format == Alert.ERROR:  # st.error, e.g. no database
+            cause = element.alert.body.split("\n\n")[-1]  # the page's sentence, then the cause
+            self.errors.append(f"error shown: {cause[:200]}")
         elif kind == "radio":
             self.radios[element.radio.label] = element.radio.id
 
@@ -497,11 +504,12 @@ async def session(driver, browser, url: str, seconds: float, think: float, found
     try:
         opened = await open_session(driver, browser, url)
     except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
-        errors.append(f"first view: {type(exc).__name__}: {str(exc)[:120]}")
+        errors.append(f"first view: {type(exc).__name__}: {str(exc)[:200]}")
         return 0
     done = 0
     try:
         deadline = time.perf_counter() + seconds
+        await asyncio.sleep(random.uniform(0, think))  # sessions out of step, as people are
         while time.perf_counter() < deadline:
             try:
                 latencies.append(await opened.change_filter(CHOICES[done % len(CHOICES)]))
@@ -510,7 +518,7 @@ async def session(driver, browser, url: str, seconds: float, think: float, found
                 errors.append("TimeoutError: the run did not end")
                 break
             except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
-                errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")
+                errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
             done += 1
             await asyncio.sleep(min(think, max(0.0, deadline - time.perf_counter())))
     finally:

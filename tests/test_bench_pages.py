@@ -80,6 +80,11 @@ def compile_error() -> ForwardMsg:
             {"errors": ["KeyError: 'age'"], "finished": True},
         ),
         ([not_found()], {"errors": ["page not found"]}),
+        (
+            [element("alert", body="Not available.\n\ndatabase: too many clients", format=1)],
+            {"errors": ["error shown: database: too many clients"]},
+        ),
+        ([element("alert", body="No clients match.", format=3)], {"errors": []}),  # st.info
         ([compile_error()], {"errors": ["SyntaxError: invalid syntax"]}),
     ],
 )
