@@ -30,7 +30,7 @@ def distribution(histogram: dict, threshold: float) -> go.Figure:
     figure.update_layout(
         title="Probability of default across the portfolio",
         xaxis={"title": "probability of default", "tickformat": ".0%", "range": [0, 1]},
-        yaxis={"title": "clients"},
+        yaxis={"title": "clients", "tickformat": ","},
         bargap=0.05,
         margin={"t": 50, "b": 40},
     )
