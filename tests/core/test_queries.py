@@ -559,7 +559,7 @@ def test_redis_down_results_are_computed_and_the_cache_says_off(loaded):
         explore.figures(engine, Filters(sex=(1,)), cache=cache),
         frames.figures(clients, Filters(sex=(1,))),
     )
-    assert cache.error.startswith("cache off: redis://127.0.0.1:1/0 is unavailable")
+    assert cache.error.startswith("cache off: Redis at 127.0.0.1:1 (database 0) is unavailable")
 
 
 def test_a_failed_redis_is_left_alone_for_a_while_then_tried_again(real_redis, redis_url):
