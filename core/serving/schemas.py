@@ -187,6 +187,7 @@ def features_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """
     names = {c: canonical_name(str(c)) for c in frame.columns}
     kept = {c: name for c, name in names.items() if name in (*FEATURES, ID)}
+    _refuse_twice_named(kept)
     frame = frame[list(kept)].rename(columns=kept)
     _refuse_long_texts(frame)
     if set(FEATURES) <= set(frame.columns) and all(
@@ -199,6 +200,21 @@ def features_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 # A cell of text longer than this is no number: named here, before it reaches the CSV reader.
 MAX_TEXT = 100
+
+
+def _refuse_twice_named(kept: dict) -> None:
+    """DataError when two columns name the same feature (PAY_0 and PAY_1, say): which value
+    to score would be a guess."""
+    given: dict[str, list[str]] = {}
+    for column, name in kept.items():
+        given.setdefault(name, []).append(str(column))
+    problems = [
+        Problem(f"columns {' and '.join(map(quoted, columns))} both give {name}", None, name)
+        for name, columns in given.items()
+        if len(columns) > 1
+    ]
+    if problems:
+        raise DataError(problems)
 
 
 def _refuse_long_texts(frame: pd.DataFrame) -> None:

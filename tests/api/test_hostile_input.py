@@ -182,3 +182,10 @@ def test_a_csv_cell_past_the_csv_readers_limit_names_its_line(api, engine):
     rows = ",".join(FEATURES) + "\n" + ",".join(["x" * 200_000] + ["1"] * 22) + "\n"
     answer = api.post(BATCH, content=rows.encode(), headers={"Content-Type": "text/csv"})
     assert_readable(answer, 422, ["line 2", "cannot be read as CSV"])
+
+
+def test_a_batch_naming_one_feature_twice_is_refused_naming_both(api, engine):
+    register(engine, "1.0")
+    twice = {**client(), "PAY_0": 2}  # the UCI file's name for PAY_1, beside PAY_1
+    answer = api.post(BATCH, json=[twice, twice])
+    assert_readable(answer, 422, ["'PAY_1' and 'PAY_0' both give PAY_1"])
