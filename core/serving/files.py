@@ -12,8 +12,10 @@ histogram over fixed bins), not as rows.
 from __future__ import annotations
 
 import csv
+import ctypes
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -163,7 +165,25 @@ def score_csv_file(
                 results = pd.concat([results, reason_columns(model, results)], axis=1)
             _write_csv(results, written, header=scores.rows == 0)
             scores.add(results["probability"].to_numpy(), results["label"].to_numpy())
+            _give_back_memory()
     return scores
+
+
+def _give_back_memory() -> None:
+    """Return the memory freed by a chunk to the system (glibc keeps it otherwise, and a
+    million-row file's peak creeps up chunk after chunk); nothing elsewhere."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _libc() if sys.platform.startswith("linux") else None
 
 
 def check_file(

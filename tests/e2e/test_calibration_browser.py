@@ -55,7 +55,7 @@ def test_the_miscalibration_warning_goes_with_calibration(page, start_dashboard,
     expect(page.get_by_text("Calibrated: read its scores as probabilities")).to_be_visible()
     expect(page.get_by_text("Probabilities of this version are miscalibrated")).to_have_count(0)
 
-    choose(page, "Version", "1.0:")
+    choose(page, "Version", "1.0 ·")
     expect(
         page.get_by_text(re.compile("Probabilities of this version are miscalibrated"))
     ).to_be_visible()
