@@ -3,6 +3,8 @@ the Score form from a client in the data and score it."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 
@@ -32,3 +34,12 @@ def score_client_in_form(page, client_id: int) -> None:
     page.get_by_role("button", name="Fill from client").click()
     expect(page.get_by_text(f"Filled in client {client_id}.")).to_be_visible()
     page.get_by_role("button", name="Score", exact=True).click()
+
+
+def pick_option(page, label: str, starts_with: str) -> None:
+    """Open the select box labelled `label` and click the option whose text starts with
+    `starts_with`. Typing into the box is not enough: Streamlit filters options fuzzily, so
+    "1.0 ·" also matches "1.1 · … AUC 0.667 · …" and Enter may take that one."""
+    page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(starts_with))).click()
+

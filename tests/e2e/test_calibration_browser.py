@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.db.engine import make_engine
-from tests.e2e.steps import choose_fast_training
+from tests.e2e.steps import choose_fast_training, pick_option
 from tests.jobs_support import load_clients
 
 pytestmark = pytest.mark.browser
@@ -24,14 +24,8 @@ def clients_sqlite(tmp_path) -> str:
     return url
 
 
-def choose(page, label: str, option: str) -> None:
-    page.get_by_test_id("stSelectbox").filter(has_text=label).click()
-    page.keyboard.type(option)
-    page.keyboard.press("Enter")
-
-
 def train(page, calibrate: str, version: str) -> None:
-    choose(page, "Calibrate probabilities", calibrate)
+    pick_option(page, "Calibrate probabilities", calibrate)
     chosen = page.get_by_test_id("stSelectbox").filter(has_text="Calibrate").get_by_role("combobox")
     expect(chosen).to_have_value(calibrate)
     page.get_by_role("button", name="Train", exact=True).click()
@@ -55,7 +49,7 @@ def test_the_miscalibration_warning_goes_with_calibration(page, start_dashboard,
     expect(page.get_by_text("Calibrated: read its scores as probabilities")).to_be_visible()
     expect(page.get_by_text("Probabilities of this version are miscalibrated")).to_have_count(0)
 
-    choose(page, "Version", "1.0 ·")
+    pick_option(page, "Version", "1.0 ·")
     expect(
         page.get_by_text(re.compile("Probabilities of this version are miscalibrated"))
     ).to_be_visible()

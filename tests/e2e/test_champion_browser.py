@@ -12,6 +12,7 @@ from core.ml.challenger import BETTER, NO_DIFFERENCE, WORSE, compare
 from core.ml.evaluation import evaluate
 from core.ml.registry import set_champion
 from core.vocabulary import FEATURES, ID, TARGET
+from tests.e2e.steps import pick_option
 from tests.trained import SAMPLE_ROWS, pipelines, real_frame, register
 
 pytestmark = pytest.mark.browser
@@ -67,9 +68,7 @@ def test_a_challenger_is_compared_promoted_and_its_card_downloaded(
     url = start_dashboard(DATABASE_URL=two_versions)
     page.goto(f"{url}/leaderboards")
     expect(page.get_by_text(f"Version {CHAMPION} is the champion")).to_be_visible()
-    page.get_by_test_id("stSelectbox").filter(has_text="Version").click()
-    page.keyboard.type(f"{CHALLENGER} ·")  # the picker lists "1.1 · model · AUC · created"
-    page.keyboard.press("Enter")
+    pick_option(page, "Version", f"{CHALLENGER} ·")  # "1.1 · model · AUC · created"
 
     against = f"Version {CHALLENGER} against champion {CHAMPION}"
     expect(page.get_by_role("heading", name=against)).to_be_visible()
