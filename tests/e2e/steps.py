@@ -42,4 +42,3 @@ def pick_option(page, label: str, starts_with: str) -> None:
     "1.0 ·" also matches "1.1 · … AUC 0.667 · …" and Enter may take that one."""
     page.get_by_test_id("stSelectbox").filter(has_text=label).click()
     page.get_by_role("option", name=re.compile("^" + re.escape(starts_with))).click()
-
