@@ -18,6 +18,9 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+import plotly.graph_objects as go
+import pyarrow as pa
 import streamlit as st
 from streamlit.runtime.caching.cache_errors import UnhashableParamError
 
@@ -30,9 +33,32 @@ from dashboard.charts import scoring as _scoring
 KEEP = 128
 
 
+class _Drawn(go.Figure):
+    """A shared figure, never changed once built: its dict form, which `st.plotly_chart`
+    asks for on every run (a deep copy and a walk over every value, most of a chart's
+    cost), is made once."""
+
+    def to_dict(self) -> dict:
+        if getattr(self, "_as_dict", None) is None:
+            self._as_dict = super().to_dict()
+        return self._as_dict
+
+
+def _drawn(figure: Any) -> Any:
+    if type(figure) is go.Figure:
+        figure.__class__ = _Drawn  # the same object, its to_dict made once
+    return figure
+
+
 def _shared(build: Callable[..., Any]) -> Callable[..., Any]:
-    cached = st.cache_resource(show_spinner=False, max_entries=KEEP, hash_funcs={dict: _as_json})
-    cached = cached(build)
+    hash_funcs = {dict: _as_json, pd.DataFrame: _frame_as_json}
+    cached = st.cache_resource(show_spinner=False, max_entries=KEEP, hash_funcs=hash_funcs)
+
+    @functools.wraps(build)  # Streamlit keys the cache by the builder's name and source
+    def drawn(*args: Any, **kwargs: Any) -> Any:
+        return _drawn(build(*args, **kwargs))
+
+    cached = cached(drawn)
 
     @functools.wraps(build)
     def figure(*args: Any, **kwargs: Any) -> Any:
@@ -42,6 +68,20 @@ def _shared(build: Callable[..., Any]) -> Callable[..., Any]:
             return build(*args, **kwargs)
 
     return figure
+
+
+def shared_table(build: Callable[..., pd.DataFrame]) -> Callable[..., pa.Table]:
+    """`build` (a table to show, from hashable arguments) made once per process for equal
+    arguments and kept as an Arrow table: `st.dataframe` sends it as it is, without
+    converting a frame on every run. Nothing may change the table it returns."""
+    hash_funcs = {dict: _as_json, pd.DataFrame: _frame_as_json}
+    cached = st.cache_resource(show_spinner=False, max_entries=KEEP, hash_funcs=hash_funcs)
+
+    @functools.wraps(build)  # Streamlit keys the cache by the builder's name and source
+    def arrow(*args: Any, **kwargs: Any) -> pa.Table:
+        return pa.Table.from_pandas(build(*args, **kwargs), preserve_index=False)
+
+    return cached(arrow)
 
 
 def _with_shared_figures(module: types.ModuleType) -> types.SimpleNamespace:
@@ -62,6 +102,13 @@ def _with_shared_figures(module: types.ModuleType) -> types.SimpleNamespace:
 
 def _as_json(value: dict) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def _frame_as_json(frame: pd.DataFrame) -> str:
+    """A frame's columns, index, values and types as text: a tenth of the cost of Streamlit's
+    own frame hashing (pandas' per-column hashes) for the small frames charts are drawn from."""
+    shape = frame.to_json(orient="split", double_precision=15, date_format="iso")
+    return shape + "|" + ",".join(str(dtype) for dtype in frame.dtypes)
 
 
 def _cheap_to_hash(build: Callable[..., Any]) -> bool:

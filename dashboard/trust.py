@@ -24,6 +24,7 @@ from core.ml.trust import (
 from dashboard import formats
 from dashboard.components import engine
 from dashboard.figures import models as figures
+from dashboard.figures import shared_table
 
 MISCALIBRATED_MARK = " · ⚠️ miscalibrated"
 COMPUTED = "lb_trust_computed"  # session state: version -> Trust computed from its holdout
@@ -147,7 +148,7 @@ def fairness_section(fairness: dict) -> None:
         reference = report.get("reference") or "none judged"
         st.markdown(f"**{report['name'].capitalize()}** (most favoured: {reference})")
         st.dataframe(
-            readable(figures.fairness_table(report, floor)),
+            fairness_shown(report, floor),
             hide_index=True,
             key=f"lb_fairness_{attribute}",
             column_config={"Verdict": st.column_config.TextColumn(width="medium")},
@@ -155,6 +156,12 @@ def fairness_section(fairness: dict) -> None:
 
 
 NOT_JUDGED = formats.MISSING
+
+
+@shared_table
+def fairness_shown(report: dict, floor: float):
+    """One attribute's fairness table as shown, made once per process for a version."""
+    return readable(figures.fairness_table(report, floor))
 
 
 def readable(table):

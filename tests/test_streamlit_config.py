@@ -19,6 +19,7 @@ CONFIG = ROOT / ".streamlit" / "config.toml"
 WANTED = {
     ("client", "showErrorDetails"): "none",
     ("client", "toolbarMode"): "minimal",
+    ("browser", "gatherUsageStats"): False,
     ("server", "maxUploadSize"): Settings.model_fields["scoring_upload_mb"].default,
 }
 
@@ -53,6 +54,7 @@ def test_the_browser_tests_dashboard_runs_with_it():
     values = shown_options(SERVER_CWD, *server_options(8599))
     assert values["client.showErrorDetails"] == '"none"'
     assert values["client.toolbarMode"] == '"minimal"'
+    assert values["browser.gatherUsageStats"] == "false"
     assert values["server.maxUploadSize"] == "200"
     assert values["server.port"] == "8599"  # the options were read too
 
