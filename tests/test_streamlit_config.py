@@ -20,6 +20,7 @@ WANTED = {
     ("client", "showErrorDetails"): "none",
     ("client", "toolbarMode"): "minimal",
     ("browser", "gatherUsageStats"): False,
+    ("runner", "postScriptGC"): False,
     ("server", "maxUploadSize"): Settings.model_fields["scoring_upload_mb"].default,
 }
 
@@ -55,6 +56,7 @@ def test_the_browser_tests_dashboard_runs_with_it():
     assert values["client.showErrorDetails"] == '"none"'
     assert values["client.toolbarMode"] == '"minimal"'
     assert values["browser.gatherUsageStats"] == "false"
+    assert values["runner.postScriptGC"] == "false"
     assert values["server.maxUploadSize"] == "200"
     assert values["server.port"] == "8599"  # the options were read too
 
