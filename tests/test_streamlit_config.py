@@ -56,7 +56,6 @@ def test_the_browser_tests_dashboard_runs_with_it():
     assert values["client.showErrorDetails"] == '"none"'
     assert values["client.toolbarMode"] == '"minimal"'
     assert values["browser.gatherUsageStats"] == "false"
-    assert values["runner.postScriptGC"] == "false"
     assert values["server.maxUploadSize"] == "200"
     assert values["server.port"] == "8599"  # the options were read too
 
