@@ -70,6 +70,13 @@ def _shared(build: Callable[..., Any]) -> Callable[..., Any]:
     return figure
 
 
+def _frame_as_json(frame: pd.DataFrame) -> str:
+    """A frame's columns, index, values and types as text: a tenth of the cost of Streamlit's
+    own frame hashing (pandas' per-column hashes) for the small frames charts are drawn from."""
+    shape = frame.to_json(orient="split", double_precision=15, date_format="iso")
+    return shape + "|" + ",".join(str(dtype) for dtype in frame.dtypes)
+
+
 def shared_table(build: Callable[..., pd.DataFrame]) -> Callable[..., pa.Table]:
     """`build` (a table to show, from hashable arguments) made once per process for equal
     arguments and kept as an Arrow table: `st.dataframe` sends it as it is, without
@@ -82,6 +89,24 @@ def shared_table(build: Callable[..., pd.DataFrame]) -> Callable[..., pa.Table]:
         return pa.Table.from_pandas(build(*args, **kwargs), preserve_index=False)
 
     return cached(arrow)
+
+
+def as_arrow(frame: pd.DataFrame) -> pa.Table | pd.DataFrame:
+    """`frame` (shown without its index) as an Arrow table, converted once per process for
+    equal frames: `st.dataframe` converts a pandas frame on every run, most of a small
+    table's cost. A frame Arrow cannot take as it is goes through unchanged (Streamlit
+    converts its mixed columns to text)."""
+    try:
+        return _arrow(frame)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return frame
+
+
+@st.cache_resource(
+    show_spinner=False, max_entries=4 * KEEP, hash_funcs={pd.DataFrame: _frame_as_json}
+)
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def _with_shared_figures(module: types.ModuleType) -> types.SimpleNamespace:
@@ -102,13 +127,6 @@ def _with_shared_figures(module: types.ModuleType) -> types.SimpleNamespace:
 
 def _as_json(value: dict) -> str:
     return json.dumps(value, sort_keys=True, default=str)
-
-
-def _frame_as_json(frame: pd.DataFrame) -> str:
-    """A frame's columns, index, values and types as text: a tenth of the cost of Streamlit's
-    own frame hashing (pandas' per-column hashes) for the small frames charts are drawn from."""
-    shape = frame.to_json(orient="split", double_precision=15, date_format="iso")
-    return shape + "|" + ",".join(str(dtype) for dtype in frame.dtypes)
 
 
 def _cheap_to_hash(build: Callable[..., Any]) -> bool:

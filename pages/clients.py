@@ -17,6 +17,7 @@ from dashboard.components import (
     stop_with,
     stop_without_clients,
 )
+from dashboard.figures import as_arrow
 from dashboard.figures import explore as charts
 from dashboard.filters import filter_sidebar, mirror_in_url, query_params
 
@@ -75,7 +76,7 @@ try:
 except DatabaseError as exc:
     stop_with(exc)
 st.dataframe(
-    charts.client_rows(rows),
+    as_arrow(charts.client_rows(rows)),
     hide_index=True,
     key="table_rows",
     column_config={

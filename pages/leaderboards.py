@@ -21,6 +21,7 @@ from core.settings import SettingsError
 from core.vocabulary import METRICS
 from dashboard import challenger, formats, trust
 from dashboard.components import engine, stop_with
+from dashboard.figures import as_arrow
 from dashboard.figures import models as figures
 
 TIME_COLUMN = st.column_config.NumberColumn("TT (s per fold)", format="%.3f")
@@ -80,7 +81,7 @@ else:
     table = figures.board_table(board)
     numbers = [m for m in [*METRICS, "TT (Sec)"] if m in table and is_numeric_dtype(table[m])]
     st.dataframe(
-        table,
+        as_arrow(table),
         hide_index=True,
         key="lb_table",
         column_order=[

@@ -8,6 +8,7 @@ from core.data.status import data_status
 from core.db.engine import DatabaseError
 from core.vocabulary import MONTH_LABELS, ONE_MONTH_LATE_NOTE
 from dashboard.components import engine, query_cache, stop_with, stop_without_clients
+from dashboard.figures import as_arrow
 from dashboard.figures import explore as charts
 from dashboard.filters import filter_sidebar, mirror_in_url
 
@@ -92,7 +93,7 @@ if note:
 
 with st.expander("The numbers per month"):
     st.dataframe(
-        charts.month_rows(months),
+        as_arrow(charts.month_rows(months)),
         hide_index=True,
         key="month_numbers",
         column_config=month_columns(),

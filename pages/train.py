@@ -27,6 +27,7 @@ from core.vocabulary import METRICS, PROTECTED
 from dashboard import training
 from dashboard.access import current, needs, verified
 from dashboard.components import engine, stop_with, stop_without_clients
+from dashboard.figures import as_arrow
 from dashboard.figures import models as figures
 
 LEADERBOARDS_PAGE = Path(__file__).resolve().parent / "leaderboards.py"
@@ -272,7 +273,7 @@ def show_job(job: jobs.Job) -> None:
     chart, table = st.columns([3, 2])
     chart.plotly_chart(figures.models_on_metric(done_rows, job.metric), key="train_board_chart")
     table.dataframe(
-        done_rows[["Model", *METRICS, "TT (Sec)"]],
+        as_arrow(done_rows[["Model", *METRICS, "TT (Sec)"]]),
         hide_index=True,
         key="train_board",
         column_config={m: st.column_config.NumberColumn(format="%.4f") for m in METRICS},
@@ -325,7 +326,9 @@ def progress_panel(job_id: str | None, was_active: bool) -> None:
 def show_history(history: list[jobs.Job]) -> None:
     st.subheader("Job history")
     if history:
-        st.dataframe(training.history_table(history), hide_index=True, key="train_history")
+        st.dataframe(
+            as_arrow(training.history_table(history)), hide_index=True, key="train_history"
+        )
     else:
         st.caption("No training job yet.")
 
@@ -352,7 +355,7 @@ def training_data() -> None:
             "Clients joined with their six months of payments pivoted back into columns: "
             f"the frame the models learn from. First {PREVIEW_ROWS} rows:"
         )
-        st.dataframe(rows, hide_index=True, key="train_preview")
+        st.dataframe(as_arrow(rows), hide_index=True, key="train_preview")
         url = engine().url.render_as_string()
         st.download_button(
             "Download all rows (CSV)",

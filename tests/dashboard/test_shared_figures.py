@@ -75,3 +75,16 @@ def test_a_shared_table_is_the_frame_as_arrow_made_once():
     )
     shown({"groups": ["female", "male"]})
     assert len(calls) == 2
+
+
+def test_a_table_is_converted_to_arrow_once_for_equal_frames():
+    frame = pd.DataFrame({"Client": [7, 8], "Limit": ["NT$ 20,000", "NT$ 50,000"]})
+    table = figures.as_arrow(frame)
+    assert figures.as_arrow(frame.copy()) is table
+    assert table.to_pandas().equals(frame)
+    assert figures.as_arrow(frame.assign(Client=[7, 9])) is not table
+
+
+def test_a_frame_arrow_cannot_take_goes_through_for_streamlit_to_convert():
+    mixed = pd.DataFrame({"value": [1.5, "text"]})
+    assert figures.as_arrow(mixed) is mixed
