@@ -572,6 +572,26 @@ async def first_view(browser, url: str, chart: bool) -> float:
         await context.close()
 
 
+async def first_views(browser, dashboard, bare, name: str, charts, args, label: str) -> Row:
+    """Page `name`'s first views against the bare page's, alternately (--views each); a
+    page that fails to show is reported as such and the bench goes on."""
+    what = "first chart" if charts.get(name) else "first view (no chart)"
+    mine, theirs = [], []
+    try:
+        for _ in range(args.views):
+            theirs.append(await first_view(browser, bare.url, True))
+            mine.append(
+                await first_view(browser, f"{dashboard.url}/{name}", charts.get(name, False))
+            )
+    except Exception as exc:  # noqa: BLE001 - reported in the row, the other pages go on
+        note = f"ERROR {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+        return Row(f"{what} s {name} ({label})", "<= 1.3x", None, None, False, " s", note)
+    ours, base = statistics.median(mine), statistics.median(theirs)
+    return Row(
+        f"{what} s {name} ({label})", "<= 1.3x", ours, base, ours / base <= 1.3, " s", load_note()
+    )
+
+
 def load_note() -> str:
     """The machine's load average (other sessions share its cores)."""
     one, five, _ = os.getloadavg()
@@ -639,27 +659,7 @@ async def bench_server(url: str, bare_app: Path, charts, args, report: Report, l
             await bench_sessions(browser, dashboard, bare, args, report, label)
             # The first view needs a real browser whichever driver changed the filters.
             for name in PAGES:
-                mine, theirs = [], []
-                for _ in range(args.views):
-                    theirs.append(await first_view(browser, bare.url, True))
-                    mine.append(
-                        await first_view(
-                            browser, f"{dashboard.url}/{name}", charts.get(name, False)
-                        )
-                    )
-                ours, base = statistics.median(mine), statistics.median(theirs)
-                what = "first chart" if charts.get(name) else "first view (no chart)"
-                report.add(
-                    Row(
-                        f"{what} s {name} ({label})",
-                        "<= 1.3x",
-                        ours,
-                        base,
-                        ours / base <= 1.3,
-                        " s",
-                        load_note(),
-                    )
-                )
+                report.add(await first_views(browser, dashboard, bare, name, charts, args, label))
             await browser.close()
         dashboard.cpu()
         report.add(
