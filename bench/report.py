@@ -3,6 +3,7 @@
     python bench/report.py                          # every script, as `make bench` does
     python bench/report.py --only ingest,reasons    # some of them
     python bench/report.py --from results/*.json    # figures a run wrote, without running
+    python bench/report.py --keep results           # every script, keeping their JSON
 
 Each script runs with `--json PATH` (its own output still shows); the table of every figure
 (what, target, measured, the baseline measured in the same run, ratio, met?), the machine
@@ -218,6 +219,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated scripts (default: all)")
     parser.add_argument("--from", dest="results", nargs="*", help="JSON files instead of runs")
     parser.add_argument("--out", default=str(DOCUMENT), help="the document to write")
+    parser.add_argument("--keep", help="a folder to keep each script's JSON in (for --from)")
     args = parser.parse_args()
     names = [name for name in args.only.split(",") if name] or list(SCRIPTS)
     unknown = sorted(set(names) - set(SCRIPTS))
@@ -230,8 +232,10 @@ def main() -> int:
             figures += read(path)
     else:
         with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+            kept = Path(args.keep or folder)
+            kept.mkdir(parents=True, exist_ok=True)
             for name in names:
-                found, why = run_script(name, Path(folder))
+                found, why = run_script(name, kept)
                 figures += found
                 if why:
                     missing.append(why)
