@@ -52,7 +52,6 @@ st.caption(
 
 runner = jobs.runner_for(get_settings())
 try:
-    jobs.tend(engine(), runner)  # once per run: fail stale jobs, start the local worker
     status = data_status(engine())
     suggested = jobs.suggest_version(engine())
     runner_state = runner.status(engine())
@@ -307,7 +306,9 @@ def progress_panel(job_id: str | None, was_active: bool) -> None:
         if not still_allowed:
             st.rerun()  # the whole app: the shell asks for the login or refuses the page
         try:
-            jobs.tend(engine(), runner)  # once per poll: a dead worker's job ends
+            # Once per run and per poll, before the job is read: a dead worker's job ends
+            # (failed), a job waiting for the local worker starts it.
+            jobs.tend(engine(), runner)
             job = None if job_id is None else jobs.get_job(engine(), job_id)
             history = jobs.list_jobs(engine())
         except (DatabaseError, jobs.JobError) as exc:
