@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import platform
 import subprocess
@@ -132,8 +133,10 @@ def number(value: float | None, unit: str = "") -> str:
         text = f"{value:,.0f}"
     elif abs(value) >= 10:
         text = f"{value:,.1f}"
-    else:
+    elif abs(value) >= 1 or value == 0:
         text = f"{value:,.2f}"
+    else:  # two significant digits: 0.048, not 0.05 beside a target of 0.05
+        text = f"{value:.{max(2, 1 - math.floor(math.log10(abs(value))))}f}"
     return f"{text} {unit}".rstrip()
 
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from scoring import register, train
+from benchmodel import save, train
 
 from benchdb import fresh_database
 from benchfigures import Figures, add_json_option
@@ -93,8 +93,7 @@ def main() -> None:
 
     engine = fresh_database(args.database_url)
     url = engine.url.render_as_string(hide_password=False)
-    pipelines = train(parse_csv(Path(args.csv).read_bytes()), ["lr"])
-    register(engine, "1.0", "lr", pipelines["lr"])
+    save(engine, "1.0", "lr", train(parse_csv(Path(args.csv).read_bytes()), "lr"))
     engine.dispose()
 
     with tempfile.TemporaryDirectory(prefix="scoring-file-") as folder:
