@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -339,6 +340,8 @@ def check_cost(engine, name: str, calls: int = 20_000) -> float:
 
 
 def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/api.py drives the API with wrk: apt-get install wrk")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--database-url", default=os.environ.get("BENCH_API_DATABASE_URL", DEFAULT_URL)
