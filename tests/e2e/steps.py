@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 
@@ -37,8 +38,23 @@ def score_client_in_form(page, client_id: int) -> None:
 
 
 def pick_option(page, label: str, starts_with: str) -> None:
-    """Open the select box labelled `label` and click the option whose text starts with
-    `starts_with`. Typing into the box is not enough: Streamlit filters options fuzzily, so
-    "1.0 ·" also matches "1.1 · … AUC 0.667 · …" and Enter may take that one."""
-    page.get_by_test_id("stSelectbox").filter(has_text=label).click()
-    page.get_by_role("option", name=re.compile("^" + re.escape(starts_with))).click()
+    """Choose, in the select box labelled `label`, the option whose text starts with
+    `starts_with`. Typing only the start is not enough: Streamlit filters options fuzzily,
+    so "1.0 ·" also matches "1.1 · … AUC 0.667 · …" and Enter may take that one. Clicking the
+    option is not either: scrolling it into view closes the list. So: open the list (again
+    if a rerun closed it), read the option's whole text, type it (it matches that option
+    alone) and press Enter."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).get_by_role("combobox")
+    option = page.get_by_role("option").filter(has_text=re.compile("^" + re.escape(starts_with)))
+    for _ in range(10):
+        box.click()
+        try:
+            text = option.inner_text(timeout=3_000)
+            break
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+    else:
+        raise AssertionError(f"no option starting {starts_with!r} in the select box {label!r}")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    expect(box).to_have_value(text)
