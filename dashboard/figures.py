@@ -29,6 +29,21 @@ from dashboard.charts import explore as _explore
 from dashboard.charts import models as _models
 from dashboard.charts import scoring as _scoring
 
+
+def _as_json(value: dict) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _frame_as_json(frame: pd.DataFrame) -> str:
+    """A frame's columns, index, values and types as text: a tenth of the cost of Streamlit's
+    own frame hashing (pandas' per-column hashes) for the small frames charts are drawn from."""
+    shape = frame.to_json(orient="split", double_precision=15, date_format="iso")
+    return shape + "|" + ",".join(str(dtype) for dtype in frame.dtypes)
+
+
+# How the caches below hash their arguments: Streamlit's own hashing walks every value.
+HASH_FUNCS = {dict: _as_json, pd.DataFrame: _frame_as_json}
+
 # Figures kept per builder: a few filter sets and versions per session, several sessions.
 KEEP = 128
 
@@ -51,8 +66,7 @@ def _drawn(figure: Any) -> Any:
 
 
 def _shared(build: Callable[..., Any]) -> Callable[..., Any]:
-    hash_funcs = {dict: _as_json, pd.DataFrame: _frame_as_json}
-    cached = st.cache_resource(show_spinner=False, max_entries=KEEP, hash_funcs=hash_funcs)
+    cached = st.cache_resource(show_spinner=False, max_entries=KEEP, hash_funcs=HASH_FUNCS)
 
     @functools.wraps(build)  # Streamlit keys the cache by the builder's name and source
     def drawn(*args: Any, **kwargs: Any) -> Any:
@@ -70,19 +84,11 @@ def _shared(build: Callable[..., Any]) -> Callable[..., Any]:
     return figure
 
 
-def _frame_as_json(frame: pd.DataFrame) -> str:
-    """A frame's columns, index, values and types as text: a tenth of the cost of Streamlit's
-    own frame hashing (pandas' per-column hashes) for the small frames charts are drawn from."""
-    shape = frame.to_json(orient="split", double_precision=15, date_format="iso")
-    return shape + "|" + ",".join(str(dtype) for dtype in frame.dtypes)
-
-
 def shared_table(build: Callable[..., pd.DataFrame]) -> Callable[..., pa.Table]:
     """`build` (a table to show, from hashable arguments) made once per process for equal
     arguments and kept as an Arrow table: `st.dataframe` sends it as it is, without
     converting a frame on every run. Nothing may change the table it returns."""
-    hash_funcs = {dict: _as_json, pd.DataFrame: _frame_as_json}
-    cached = st.cache_resource(show_spinner=False, max_entries=KEEP, hash_funcs=hash_funcs)
+    cached = st.cache_resource(show_spinner=False, max_entries=KEEP, hash_funcs=HASH_FUNCS)
 
     @functools.wraps(build)  # Streamlit keys the cache by the builder's name and source
     def arrow(*args: Any, **kwargs: Any) -> pa.Table:
@@ -102,9 +108,7 @@ def as_arrow(frame: pd.DataFrame) -> pa.Table | pd.DataFrame:
         return frame
 
 
-@st.cache_resource(
-    show_spinner=False, max_entries=4 * KEEP, hash_funcs={pd.DataFrame: _frame_as_json}
-)
+@st.cache_resource(show_spinner=False, max_entries=4 * KEEP, hash_funcs=HASH_FUNCS)
 def _arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
@@ -123,10 +127,6 @@ def _with_shared_figures(module: types.ModuleType) -> types.SimpleNamespace:
         )
         names[name] = _shared(value) if worth_it else value
     return types.SimpleNamespace(**names)
-
-
-def _as_json(value: dict) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _cheap_to_hash(build: Callable[..., Any]) -> bool:
