@@ -21,6 +21,35 @@ SMALL_GROUP_NOTE = (
 )
 
 
+# Marks for states and verdicts. Markdown (headers, captions, Home's lines) gets Streamlit's
+# Material icons, which need no emoji font: emoji such as ✅ and ⚠️ showed as empty boxes in
+# a browser without one (Debian's Chromium). Plain text (table cells, option labels, metric
+# values) gets words, or glyphs that ordinary text fonts carry (⚠ without the emoji variant).
+STATE_MARKS = {
+    "queued": ":gray[:material/hourglass_empty:]",
+    "running": ":blue[:material/autorenew:]",
+    "succeeded": ":green[:material/check_circle:]",
+    "finished": ":green[:material/check_circle:]",
+    "failed": ":red[:material/error:]",
+    "cancelled": ":gray[:material/cancel:]",
+}
+VERDICT_MARKS = {
+    "stable": ":green[:material/check_circle:]",
+    "calibrated": ":green[:material/check_circle:]",
+    "watch": ":orange[:material/visibility:]",
+    "act": ":red[:material/warning:]",
+    "miscalibrated": ":orange[:material/warning:]",
+}
+WARNING_SIGN = "⚠"  # U+26A0 as text: without U+FE0F it needs no emoji font
+
+
+def marked(word: str) -> str:
+    """`word` (a job state or a verdict) after its Material icon, for Markdown:
+    ":green[:material/check_circle:] finished"; a word without a mark as it is."""
+    mark = STATE_MARKS.get(word) or VERDICT_MARKS.get(word)
+    return f"{mark} {word}" if mark else word
+
+
 def money(amount: float | None) -> str:
     """An amount in New Taiwan dollars, the sign before the currency: "NT$ 1,234",
     "−NT$ 1,234"; "—" when there is none."""

@@ -19,17 +19,8 @@ from core.serving.stability import MIN_SCORES, Index
 from dashboard import formats
 from dashboard.access import PAGES
 from dashboard.portfolio import changes_text, top_reason_text
-from dashboard.stability_panel import verdict_text
 
 PAGE_FILES = Path(__file__).resolve().parent.parent / "pages"
-STATES = {
-    "queued": "⏳ queued",
-    "running": "🏃 running",
-    "succeeded": "✅ succeeded",
-    "failed": "❌ failed",
-    "cancelled": "⏹️ cancelled",
-    "finished": "✅ finished",
-}
 
 
 def link(actor: Actor, file: str, label: str, icon: str) -> None:
@@ -65,10 +56,11 @@ def champion_lines(card: ChampionCard) -> list[str]:
     """What the champion panel says, one Markdown line each."""
     role = "Champion" if card.champion else "Newest version (no champion chosen)"
     auc = "n/a" if card.auc is None else f"{card.auc:.3f}"
-    calibration = {
-        "calibrated": "✅ calibrated",
-        "miscalibrated": "⚠️ miscalibrated",
-    }.get(card.calibration, "not computed for this version")
+    calibration = (
+        formats.marked(card.calibration)
+        if card.calibration in ("calibrated", "miscalibrated")
+        else "not computed for this version"
+    )
     return [
         f"**{role}: version {card.version}**, {card.model_name}",
         f"AUC {auc} ({card.auc_source})",
@@ -94,7 +86,7 @@ def champion_panel(card: ChampionCard | None, actor: Actor) -> None:
 
 def job_lines(job: Job) -> list[str]:
     """What the training panel says about the latest job."""
-    lines = [f"**{STATES.get(job.state, job.state)}**: version {job.version}"]
+    lines = [f"**{formats.marked(job.state)}**: version {job.version}"]
     if job.state == "queued":
         lines.append(f"submitted {formats.timestamp(job.submitted_at)}")
     elif job.state == "running":
@@ -129,11 +121,11 @@ def stability_lines(index: Index | None, version: str) -> list[str]:
         ]
     if index.value is None:
         return [
-            f"**{verdict_text(index.verdict)}**: {index.scores:,} recent scores of version "
+            f"**{formats.marked(index.verdict)}**: {index.scores:,} recent scores of version "
             f"{version}; {MIN_SCORES} or more are needed."
         ]
     return [
-        f"**{verdict_text(index.verdict)}**: score PSI {index.value:.3f}",
+        f"**{formats.marked(index.verdict)}**: score PSI {index.value:.3f}",
         f"the newest {index.scores:,} scores of version {version} against its development "
         "holdout (under 0.10 stable, 0.10-0.25 watch, above 0.25 act: rules of thumb)",
     ]
@@ -152,7 +144,7 @@ def stability_panel(index: Index | None, card: ChampionCard | None, actor: Actor
 def run_state_lines(run: Run) -> list[str]:
     """What the portfolio panel says about a run that has not finished (queued, running
     or failed)."""
-    lines = [f"**{STATES.get(run.state, run.state)}**: run {run.id}, version {run.version}"]
+    lines = [f"**{formats.marked(run.state)}**: run {run.id}, version {run.version}"]
     if run.state == "queued":
         submitted = formats.timestamp(run.submitted_at)
         lines.append(f"{run.clients_total:,} clients, submitted {submitted}")

@@ -11,12 +11,14 @@ from core.ml.registry import VersionError
 from core.serving.schemas import TITLES
 from core.serving.stability import EPSILON, MIN_SCORES, RULES, Index, Stability, stability
 from dashboard.charts.stability import psi_over_time
+from dashboard.formats import WARNING_SIGN
 
-SHOWN = {"stable": "🟢 stable", "watch": "🟠 watch", "act": "🔴 act"}
+SHOWN = {"act": f"{WARNING_SIGN} act"}
 
 
 def verdict_text(verdict: str) -> str:
-    """The verdict with its colour dot; "too few to judge" as it is."""
+    """The verdict as plain text, for table cells and metrics: "act" with a warning sign,
+    the others ("stable", "watch", "too few to judge") as they are."""
     return SHOWN.get(verdict, verdict)
 
 

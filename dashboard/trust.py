@@ -26,13 +26,13 @@ from dashboard.components import engine
 from dashboard.figures import models as figures
 from dashboard.figures import shared_table
 
-MISCALIBRATED_MARK = " · ⚠️ miscalibrated"
+MISCALIBRATED_MARK = f" · {formats.WARNING_SIGN} miscalibrated"
 COMPUTED = "lb_trust_computed"  # session state: version -> Trust computed from its holdout
 PERCENT = st.column_config.NumberColumn(format="%.1f%%")
 
 
 def version_marks() -> dict[str, str]:
-    """ " · ⚠️ miscalibrated" for each miscalibrated version, to follow its label in lists;
+    """ " · ⚠ miscalibrated" for each miscalibrated version, to follow its label in lists;
     empty (no marks) when the database cannot say."""
     try:
         verdicts = calibration_verdicts(engine())

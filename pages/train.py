@@ -24,7 +24,7 @@ from core.ml.params import (
 )
 from core.settings import get_settings
 from core.vocabulary import METRICS, PROTECTED
-from dashboard import training
+from dashboard import formats, training
 from dashboard.access import current, needs, verified
 from dashboard.components import engine, stop_with, stop_without_clients
 from dashboard.figures import as_arrow
@@ -35,13 +35,6 @@ CALIBRATIONS = (NO_CALIBRATION, *CALIBRATION_METHODS)
 WORDS = {"SEX": "sex", "AGE": "age", "MARRIAGE": "marital status"}
 POLL_SECONDS = 2
 PREVIEW_ROWS = 100
-STATE_ICONS = {
-    "queued": "⏳",
-    "running": "⚙️",
-    "finished": "✅",
-    "failed": "❌",
-    "cancelled": "⏹️",
-}
 
 st.title("Train models")
 st.caption(
@@ -222,8 +215,7 @@ def cancel_job(job_id: str) -> None:
 
 
 def show_job(job: jobs.Job) -> None:
-    icon = STATE_ICONS.get(job.state, "")
-    st.subheader(f"{icon} Job for version {job.version}: {job.state}")
+    st.subheader(f"Job for version {job.version}: {formats.marked(job.state)}")
     done, total = job.models_done, job.models_total
     state, progress, elapsed = st.columns(3)
     state.metric("State", job.state)

@@ -413,7 +413,7 @@ FAIRNESS_COLUMNS = [
     "TPR", "FPR", "Share flagged", "Ratio to most favoured", "Verdict",
 ]  # fmt: skip
 PERCENT_COLUMNS = ["Observed default rate", "Mean predicted", "TPR", "FPR", "Share flagged"]
-UNDER_FLOOR = "⚠️ under {floor:g}"
+UNDER_FLOOR = "⚠ under {floor:g}"
 REFERENCE = "most favoured"
 
 

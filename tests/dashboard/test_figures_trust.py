@@ -70,7 +70,7 @@ def test_a_group_under_the_floor_is_flagged_in_the_table():
     report = fairness_report(y, probability, groups, threshold=0.5)["attributes"]["SEX"]
     assert report["flagged"] == ["male"]
     table = figures.fairness_table(report).set_index("Group")
-    assert table.loc["male", "Verdict"] == "⚠️ under 0.8"
+    assert table.loc["male", "Verdict"] == "⚠ under 0.8"
     assert table.loc["female", "Verdict"] == "most favoured"
 
 

@@ -51,10 +51,11 @@ def test_home_shows_the_portfolio_the_champion_and_stability(dashboard, loaded_s
     assert shown["Late in Sep 2005"] == f"{figures.late_last_month:.1%}"
     text = markdown(app)
     assert "**Champion: version 1.0**, Logistic Regression" in text
-    assert "AUC 0.781 (holdout)" in text and "Calibration: ✅ calibrated" in text
+    assert "AUC 0.781 (holdout)" in text
+    assert "Calibration: :green[:material/check_circle:] calibrated" in text
     assert "Policy threshold: **0.50**, the default: no policy threshold" in text
     index = score_stability(engine, "1.0")
-    assert f"**🔴 act**: score PSI {index.value:.3f}" in text
+    assert f"**:red[:material/warning:] act**: score PSI {index.value:.3f}" in text
     assert "No training job yet." in text
     links = {link.proto.label for link in app.get("page_link")}
     assert {"Explore the clients", "Train or follow a job"} <= links
@@ -86,7 +87,7 @@ def test_champion_lines_say_what_is_missing():
     assert lines[1] == "AUC n/a (cross-validated)"
     assert lines[2] == "Calibration: not computed for this version"
     assert champion_lines(card(calibration="miscalibrated", threshold=0.37))[2:] == [
-        "Calibration: ⚠️ miscalibrated",
+        "Calibration: :orange[:material/warning:] miscalibrated",
         "Policy threshold: **0.37**, the default",
     ]
 
@@ -106,7 +107,7 @@ def job(**changes) -> Job:
 
 def test_job_lines_by_state():
     assert job_lines(job()) == [
-        "**✅ succeeded**: version 1.2",
+        "**:green[:material/check_circle:] succeeded**: version 1.2",
         "ended 2 Mar 2026, 09:30 UTC",
         "best: Logistic Regression (AUC 0.771)",
     ]
@@ -123,7 +124,7 @@ def test_stability_lines():
         "**too few to judge**: 40 recent scores of version 1.0; 100 or more are needed."
     ]
     judged = stability_lines(Index("probability", 0.123, 900, "watch"), "1.0")
-    assert judged[0] == "**🟠 watch**: score PSI 0.123"
+    assert judged[0] == "**:orange[:material/visibility:] watch**: score PSI 0.123"
 
 
 SCORE_LINK = "Score the whole portfolio (Score page, its last tab)"
@@ -181,7 +182,7 @@ def test_home_shows_the_latest_portfolio_run_its_progress_and_its_failure(
     running = seen[0]
     assert not running.exception
     text = markdown(running)
-    assert f"**🏃 running**: run {third}, version 1.1" in text
+    assert f"**:blue[:material/autorenew:] running**: run {third}, version 1.1" in text
     assert "300 of 800 clients scored (38%)" in text
     assert [bar.value for bar in running.get("progress")] == [37]  # percent, 300 of 800
     assert any("The latest finished run:" in c.value for c in running.caption)
@@ -192,7 +193,7 @@ def test_home_shows_the_latest_portfolio_run_its_progress_and_its_failure(
     mark_failed(engine, fourth, "the worker was stopped for this test")
     app.run()
     text = markdown(app)
-    assert f"**❌ failed**: run {fourth}, version 1.1" in text
+    assert f"**:red[:material/error:] failed**: run {fourth}, version 1.1" in text
     assert "why: the worker was stopped for this test" in text
     assert f"**Run {third}: version 1.1 (champion)**" in text  # the latest finished
     assert portfolio_runs(engine).finished.id == third
@@ -210,7 +211,7 @@ def test_run_state_lines_by_state():
     )  # fmt: skip
     queued = portfolio.Run(**values)
     assert run_state_lines(queued) == [
-        "**⏳ queued**: run 7, version 1.2",
+        "**:gray[:material/hourglass_empty:] queued**: run 7, version 1.2",
         "24,000 clients, submitted 2 Mar 2026, 09:30 UTC",
     ]
     running = portfolio.Run(**values | {"state": "running", "clients_done": 6_000,

@@ -31,7 +31,7 @@ def test_csi_table_keeps_the_order_and_says_the_verdict():
     ]
     table = csi_table(features)
     assert table["Feature"].tolist() == ["PAY_1", "AGE", "SEX"]
-    assert table["Verdict"].tolist() == ["🔴 act", "🟢 stable", "too few to judge"]
+    assert table["Verdict"].tolist() == ["⚠ act", "stable", "too few to judge"]
     assert table["Bins"].tolist() == [2, 10, 2]
     assert table["What"].iloc[1] != "AGE"  # the plain title, not the code
-    assert verdict_text("watch") == "🟠 watch"
+    assert verdict_text("watch") == "watch"

@@ -112,7 +112,7 @@ def test_the_fairness_tables_flag_groups_and_leave_small_ones_unjudged(dashboard
             assert row["Verdict"] == "too few to judge"
             assert row["Ratio to most favoured"] == "—"  # no figure, and not "None"
     flagged = stored["flagged"]
-    assert flagged and all(by_group.loc[g, "Verdict"].startswith("⚠️") for g in flagged)
+    assert flagged and all(by_group.loc[g, "Verdict"].startswith("⚠") for g in flagged)
     assert f"education: {flagged[0]}" in texts(app.warning)
     assert list(tables(app)["AGE"]["Group"])[0] == "<25"
 
