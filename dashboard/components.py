@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import pandas as pd
 import streamlit as st
@@ -22,29 +23,22 @@ def settings():
         st.stop()
 
 
-@st.cache_resource(show_spinner=False)
-def _engine(url: str):
-    return get_engine(url)
-
-
-@st.cache_resource(show_spinner=False)
-def _store(url: str | None):
-    return get_store(url)
-
-
+# One engine, store and query cache per process, memoised by core and lru_cache rather than
+# st.cache_resource: a page asks for the engine a dozen times a run, and each
+# st.cache_resource call hashes its arguments (a tenth of the Train page's CPU).
 def engine():
     """The database engine named by DATABASE_URL (one per process)."""
-    return _engine(settings().database_url)
+    return get_engine(settings().database_url)
 
 
 def store():
     """The Redis client named by REDIS_URL, or the in-process stand-in."""
-    return _store(settings().redis_url)
+    return get_store(settings().redis_url)
 
 
-@st.cache_resource(show_spinner=False)
-def _query_cache(url: str | None, ttl: int):
-    return QueryCache(_store(url), ttl)
+@lru_cache(maxsize=8)
+def _query_cache(url: str | None, ttl: int) -> QueryCache:
+    return QueryCache(get_store(url), ttl)
 
 
 def query_cache() -> QueryCache:
