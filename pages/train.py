@@ -283,8 +283,13 @@ def job_options(job: jobs.Job) -> str:
     )
 
 
-def progress_panel(job_id: str | None, was_active: bool) -> None:
-    """The shown job and the job history, read together at each poll so that they agree."""
+def progress_panel(following: jobs.Following) -> None:
+    """The shown job and the job history, read together at each poll so that they agree.
+    The page's run shows `following`, read after its upkeep; each poll tends and reads
+    afresh."""
+    job_id = None if following.job is None else following.job.id
+    was_active = following.job is not None and following.job.active
+    first = [following]  # this run's read, taken by the panel's first (whole-page) run
 
     @st.fragment(run_every=POLL_SECONDS if was_active else None)
     def panel() -> None:
@@ -298,14 +303,11 @@ def progress_panel(job_id: str | None, was_active: bool) -> None:
         if not still_allowed:
             st.rerun()  # the whole app: the shell asks for the login or refuses the page
         try:
-            # Once per run and per poll, before the job is read: a dead worker's job ends
-            # (failed), a job waiting for the local worker starts it.
-            jobs.tend(engine(), runner)
-            job = None if job_id is None else jobs.get_job(engine(), job_id)
-            history = jobs.list_jobs(engine())
+            now = first.pop() if first else read_jobs(job_id, required=True)
         except (DatabaseError, jobs.JobError) as exc:
             st.error(f"The job's progress cannot be read: {exc}")
             return
+        job, history = now.job, now.history
         if job is not None:
             show_job(job)
             history = training.with_latest(history, job)
@@ -314,6 +316,17 @@ def progress_panel(job_id: str | None, was_active: bool) -> None:
             st.rerun()  # the versions and the suggested version moved on
 
     panel()
+
+
+def read_jobs(job_id: str | None, required: bool = False) -> jobs.Following:
+    """Upkeep, then the job to show and the history in one read. Upkeep once per run and
+    per poll, before the job is read: a dead worker's job ends (failed), a job waiting for
+    the local worker starts it. With `required`, a job that vanished is a JobError."""
+    jobs.tend(engine(), runner)
+    following = jobs.follow(engine(), job_id)
+    if required and job_id is not None and following.job is None:
+        raise jobs.JobError(f"no training job {job_id}")
+    return following
 
 
 def show_history(history: list[jobs.Job]) -> None:
@@ -364,23 +377,11 @@ stop_without_clients(status)
 settings_form()
 
 try:
-    shown = st.session_state.get("train_job")
-    active = jobs.latest_active(engine())
-    history = jobs.list_jobs(engine())
-except DatabaseError as exc:
+    # The job this session submitted; else (a reload, another browser) the running job,
+    # else the newest.
+    following = read_jobs(st.session_state.get("train_job"))
+except (DatabaseError, jobs.JobError) as exc:
     stop_with(exc)
-if shown is None and active is not None:
-    shown = active.id  # a reload, or another browser, follows the running job
-if shown is None and history:
-    shown = history[0].id
-was_active = False
-if shown is not None:
-    try:
-        was_active = jobs.get_job(engine(), shown).active
-    except jobs.JobError:
-        shown = None
-    except DatabaseError as exc:
-        stop_with(exc)
-progress_panel(shown, was_active)
+progress_panel(following)
 
 training_data()

@@ -7,10 +7,12 @@ from core.jobs.local import LocalRunner, local_worker_pid, stop_local_worker
 from core.jobs.rq import RqRunner, queue_name, training_queue, training_worker
 from core.jobs.runners import runner_for
 from core.jobs.store import (
+    Following,
     Job,
     JobError,
     RunnerStatus,
     cancel,
+    follow,
     get_job,
     latest_active,
     list_jobs,
@@ -22,12 +24,14 @@ from core.jobs.store import (
 )
 
 __all__ = [
+    "Following",
     "Job",
     "JobError",
     "LocalRunner",
     "RqRunner",
     "RunnerStatus",
     "cancel",
+    "follow",
     "get_job",
     "latest_active",
     "list_jobs",

@@ -16,17 +16,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.auth import audit
 from core.auth.access import SYSTEM, Actor, require
 from core.clock import aware, now, seconds_between
 from core.db.engine import SQLITE_LOCK_SECONDS, connect
-from core.db.schema import Client, LeaderboardRow, ModelVersion, TrainingJob
+from core.db.schema import Dataset, LeaderboardRow, ModelVersion, TrainingJob
 from core.jobs.heartbeat import fail_quiet
 from core.ml.params import MODELS, TrainingError, TrainingParams, check_params
-from core.ml.registry import format_version, next_version, version_exists
+from core.ml.registry import format_version
 from core.vocabulary import COLUMNS
 
 ACTIVE = ("queued", "running")
@@ -195,19 +195,27 @@ def problems(engine: Engine, params: Mapping[str, Any]) -> list[str]:
 
 def suggest_version(engine: Engine) -> str:
     """The version to offer: one step (0.1) above every saved version and every version a
-    job is training. The CLI's default and the Train page's suggestion."""
+    job is training (1.0 at least while none is saved). The CLI's default and the Train
+    page's suggestion."""
     with connect(engine) as connection:
-        training = connection.scalars(
-            select(TrainingJob.version).where(TrainingJob.state.in_(ACTIVE))
-        ).all()
-    candidates = [Decimal(next_version(engine))]
-    candidates += [Decimal(v) + Decimal("0.1") for v in training]
+        return _suggestion(connection)
+
+
+def _suggestion(connection) -> str:
+    saved = connection.scalars(select(ModelVersion.version)).all()
+    training = connection.scalars(
+        select(TrainingJob.version).where(TrainingJob.state.in_(ACTIVE))
+    ).all()
+    step = Decimal("0.1")
+    candidates = [max(Decimal(v) for v in saved) + step if saved else Decimal("1.0")]
+    candidates += [Decimal(v) + step for v in training]
     return format_version(max(candidates))
 
 
 def _database_problems(connection, engine: Engine, params: TrainingParams) -> list[str]:
     found = []
-    clients = connection.scalar(select(func.count()).select_from(Client))
+    # The count the last load recorded: counting the clients table takes a scan.
+    clients = connection.scalar(select(Dataset.clients).where(Dataset.id == 1)) or 0
     if not clients:
         found.append(
             "the data set is empty: load clients first (Home page or `python -m core load`)"
@@ -220,10 +228,11 @@ def _database_problems(connection, engine: Engine, params: TrainingParams) -> li
 
 
 def _version_problems(connection, engine: Engine, version: str) -> list[str]:
-    if version_exists(engine, version):
+    saved = connection.scalar(select(ModelVersion.version).where(ModelVersion.version == version))
+    if saved is not None:
         return [
             f"version {version} is already used; versions are immutable "
-            f"(next unused: {suggest_version(engine)})"
+            f"(next unused: {_suggestion(connection)})"
         ]
     taken = connection.scalar(
         select(TrainingJob.id).where(TrainingJob.version == version, TrainingJob.state.in_(ACTIVE))
@@ -316,22 +325,62 @@ def get_job(engine: Engine, job_id: str) -> Job:
 def list_jobs(engine: Engine, limit: int = 50) -> list[Job]:
     """The newest jobs first, without their leaderboards."""
     with connect(engine) as connection:
-        rows = connection.execute(
-            select(JOBS).order_by(JOBS.c.submitted_at.desc()).limit(limit)
-        ).mappings()
-        return [_job(row, []) for row in rows]
+        return _newest(connection, limit)
 
 
 def latest_active(engine: Engine) -> Job | None:
     """The most recently submitted job that is queued or running, if any."""
     with connect(engine) as connection:
-        job_id = connection.scalar(
-            select(TrainingJob.id)
-            .where(TrainingJob.state.in_(ACTIVE))
-            .order_by(TrainingJob.submitted_at.desc())
-            .limit(1)
-        )
+        job_id = _active_id(connection)
     return get_job(engine, job_id) if job_id else None
+
+
+@dataclass(frozen=True)
+class Following:
+    """What a page that follows training shows: one job with its leaderboard (None when
+    there is none to follow) and the newest jobs without theirs."""
+
+    job: Job | None
+    history: list[Job]
+
+
+def follow(engine: Engine, job_id: str | None = None, limit: int = 50) -> Following:
+    """In one connection, the newest `limit` jobs and the job to follow: `job_id` (None if
+    it does not exist), else the newest queued or running job, else the newest job."""
+    with connect(engine) as connection:
+        history = _newest(connection, limit)
+        if job_id is None:
+            job_id = _newest_active(connection, history, limit)
+        if job_id is None and history:
+            job_id = history[0].id
+        row = None
+        if job_id is not None:
+            row = connection.execute(select(JOBS).where(JOBS.c.id == job_id)).mappings().first()
+        job = None if row is None else _job(row, _board(connection, job_id))
+    return Following(job, history)
+
+
+def _newest(connection, limit: int) -> list[Job]:
+    rows = connection.execute(select(JOBS).order_by(JOBS.c.submitted_at.desc()).limit(limit))
+    return [_job(row, []) for row in rows.mappings()]
+
+
+def _newest_active(connection, history: list[Job], limit: int) -> str | None:
+    """The newest active job's id: from `history` when it has one or holds every job."""
+    found = next((job.id for job in history if job.active), None)
+    if found is not None or len(history) < limit:
+        return found
+    return _active_id(connection)
+
+
+def _active_id(connection) -> str | None:
+    """The id of the most recently submitted job that is queued or running."""
+    return connection.scalar(
+        select(TrainingJob.id)
+        .where(TrainingJob.state.in_(ACTIVE))
+        .order_by(TrainingJob.submitted_at.desc())
+        .limit(1)
+    )
 
 
 def job_rows(engine: Engine, job_id: str) -> list[BoardRow]:

@@ -227,6 +227,31 @@ def test_the_suggestion_skips_saved_and_training_versions(engine, queued):
     assert jobs.suggest_version(engine) == "1.6"
 
 
+def test_follow_reads_the_asked_job_else_the_active_one_else_the_newest(engine, queued):
+    assert jobs.follow(engine) == jobs.Following(None, [])
+    first = queued("1.0")
+    train_job(engine, first, stand_in())
+    waiting = queued("2.0")
+    newest = queued("3.0")
+    jobs.cancel(engine, newest)
+
+    following = jobs.follow(engine)  # the newest queued or running job, with its board
+    assert following.job.id == waiting and following.job.active
+    assert [row.model_id for row in following.job.leaderboard] == MODELS
+    assert [job.id for job in following.history] == [newest, waiting, first]
+    assert following.history == jobs.list_jobs(engine)
+    assert jobs.follow(engine, first).job == jobs.get_job(engine, first)
+    assert jobs.follow(engine, "no-such-job").job is None
+
+    jobs.cancel(engine, waiting)  # none active: the newest
+    assert jobs.follow(engine).job.id == newest
+    # Beyond the history's limit the active job is still found.
+    reopened = queued("4.0")
+    for version in ("5.0", "6.0"):
+        jobs.cancel(engine, queued(version))
+    assert jobs.follow(engine, limit=2).job.id == reopened
+
+
 def test_each_deployment_has_a_queue_of_its_own(tmp_path, monkeypatch):
     """The queue follows the database, not the URL it is reached by."""
     monkeypatch.chdir(tmp_path)
