@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.auth import AccessDenied
+from core.data.status import data_version
 from core.db.engine import DatabaseError
 from core.ml.registry import VersionError, champion_or_latest, list_versions
 from core.serving.decisions import (
@@ -76,8 +77,16 @@ except CostError as exc:
     st.error(f"These costs cannot be used: {exc}.")
     st.stop()
 
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def holdout_of(url: str, version: str, data: int):
+    """The version's holdout with its clients' amounts, read once per version and data
+    version (versions never change; a load may change the clients' amounts)."""
+    return decision_holdout(engine(), version)
+
+
 try:
-    holdout = decision_holdout(engine(), version)
+    holdout = holdout_of(engine().url.render_as_string(), version, data_version(engine()))
     policy = get_policy(engine(), version)
 except NoHoldoutError as exc:
     st.warning(f"{exc}.")
