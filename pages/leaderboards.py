@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 from pandas.api.types import is_numeric_dtype
 
@@ -56,6 +57,18 @@ SHOWN_METRICS = [
 ]
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def compared(url: str, keys: tuple, metric: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The leaderboard of the versions `keys` names, its table as shown and the table's
+    numeric metric columns, read and built once per process: a version never changes once
+    saved. Its creation time is in the key, so a database made afresh under the same URL
+    (tests) is not mistaken for the old one. Nothing may change what it returns."""
+    board = leaderboard(engine(), [infos[version] for version, _ in keys], rank_by=metric)
+    table = figures.board_table(board)
+    numbers = [m for m in [*METRICS, "TT (Sec)"] if m in table and is_numeric_dtype(table[m])]
+    return board, table, numbers
+
+
 def version_label(version: str) -> str:
     return formats.version_choice(infos[version]) + marks.get(version, "")
 
@@ -74,12 +87,11 @@ metric = st.columns(4)[0].selectbox("Rank by", METRICS, key="lb_metric")
 if not chosen:
     st.info("Choose at least one version.")
 else:
+    keys = tuple((v, infos[v].created_at.isoformat()) for v in chosen)
     try:
-        board = leaderboard(engine(), [infos[v] for v in chosen], rank_by=metric)
+        board, table, numbers = compared(engine().url.render_as_string(), keys, metric)
     except DatabaseError as exc:
         stop_with(exc)
-    table = figures.board_table(board)
-    numbers = [m for m in [*METRICS, "TT (Sec)"] if m in table and is_numeric_dtype(table[m])]
     st.dataframe(
         as_arrow(table),
         hide_index=True,
