@@ -11,7 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,7 +26,7 @@ from core.db.engine import SQLITE_LOCK_SECONDS, connect
 from core.db.schema import Dataset, LeaderboardRow, ModelVersion, TrainingJob
 from core.jobs.heartbeat import fail_quiet
 from core.ml.params import MODELS, TrainingError, TrainingParams, check_params
-from core.ml.registry import format_version
+from core.ml.registry import format_version, next_unused, version_used
 from core.vocabulary import COLUMNS
 
 ACTIVE = ("queued", "running")
@@ -202,13 +202,11 @@ def suggest_version(engine: Engine) -> str:
 
 
 def _suggestion(connection) -> str:
-    saved = connection.scalars(select(ModelVersion.version)).all()
     training = connection.scalars(
         select(TrainingJob.version).where(TrainingJob.state.in_(ACTIVE))
     ).all()
-    step = Decimal("0.1")
-    candidates = [max(Decimal(v) for v in saved) + step if saved else Decimal("1.0")]
-    candidates += [Decimal(v) + step for v in training]
+    candidates = [Decimal(next_unused(connection))]
+    candidates += [Decimal(v) + Decimal("0.1") for v in training]
     return format_version(max(candidates))
 
 
@@ -228,8 +226,7 @@ def _database_problems(connection, engine: Engine, params: TrainingParams) -> li
 
 
 def _version_problems(connection, engine: Engine, version: str) -> list[str]:
-    saved = connection.scalar(select(ModelVersion.version).where(ModelVersion.version == version))
-    if saved is not None:
+    if version_used(connection, version):
         return [
             f"version {version} is already used; versions are immutable "
             f"(next unused: {_suggestion(connection)})"
@@ -353,11 +350,19 @@ def follow(engine: Engine, job_id: str | None = None, limit: int = 50) -> Follow
             job_id = _newest_active(connection, history, limit)
         if job_id is None and history:
             job_id = history[0].id
-        row = None
-        if job_id is not None:
-            row = connection.execute(select(JOBS).where(JOBS.c.id == job_id)).mappings().first()
-        job = None if row is None else _job(row, _board(connection, job_id))
+        job = _with_board(connection, job_id, history)
     return Following(job, history)
+
+
+def _with_board(connection, job_id: str | None, history: list[Job]) -> Job | None:
+    """Job `job_id` with its leaderboard: its row from `history` when there, else read."""
+    if job_id is None:
+        return None
+    job = next((job for job in history if job.id == job_id), None)
+    if job is None:
+        row = connection.execute(select(JOBS).where(JOBS.c.id == job_id)).mappings().first()
+        job = None if row is None else _job(row, [])
+    return None if job is None else replace(job, leaderboard=_board(connection, job_id))
 
 
 def _newest(connection, limit: int) -> list[Job]:

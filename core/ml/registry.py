@@ -202,11 +202,14 @@ def _jsonable(value: Any) -> Any:
 
 def version_exists(engine: Engine, version: str) -> bool:
     """Whether `version` is already used in the registry."""
-    version = format_version(version)
     with connect(engine) as connection:
-        found = connection.scalar(
-            select(ModelVersion.version).where(ModelVersion.version == version)
-        )
+        return version_used(connection, version)
+
+
+def version_used(connection: Connection, version: str) -> bool:
+    """`version_exists` on an open connection (a caller's other reads share it)."""
+    version = format_version(version)
+    found = connection.scalar(select(ModelVersion.version).where(ModelVersion.version == version))
     return found is not None
 
 
@@ -252,7 +255,12 @@ def get_version(engine: Engine, version: str, parts: Sequence[str] | None = None
 def next_version(engine: Engine) -> str:
     """One step (0.1) above the highest version, or 1.0 when none exists."""
     with connect(engine) as connection:
-        versions = [Decimal(v) for v in connection.scalars(select(ModelVersion.version))]
+        return next_unused(connection)
+
+
+def next_unused(connection: Connection) -> str:
+    """`next_version` on an open connection (a caller's other reads share it)."""
+    versions = [Decimal(v) for v in connection.scalars(select(ModelVersion.version))]
     return format_version(max(versions) + Decimal("0.1")) if versions else "1.0"
 
 
