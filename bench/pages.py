@@ -3,7 +3,7 @@ sessions, and the first view in a fresh browser, each against a bare Streamlit p
 
     PYTHONPATH=.:bench python bench/pages.py [--database-url URL] [--clients 1000000]
         [--seconds 60] [--sessions 1,10,25] [--repeat 10] [--port 8614] [--redis-url URL]
-        [--only apptest|server] [--driver ws|browser] [--think 0,2]
+        [--only apptest|server] [--driver ws|browser] [--think 0,2] [--pages clients,...]
 
 1. AppTest, warm: CPU seconds (time.process_time around `at.run()`) and wall seconds per
    run of every page, signed in as an admin, on the 24,000 real clients in SQLite and in
@@ -660,7 +660,7 @@ async def bench_server(url: str, bare_app: Path, charts, args, report: Report, l
             )
             await bench_sessions(browser, dashboard, bare, args, report, label)
             # The first view needs a real browser whichever driver changed the filters.
-            for name in PAGES:
+            for name in args.pages:
                 report.add(await first_views(browser, dashboard, bare, name, charts, args, label))
             await browser.close()
         dashboard.cpu()
@@ -689,7 +689,16 @@ def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL"))
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument(
-        "--sessions", type=lambda v: [int(n) for n in v.split(",")], default=[1, 10, 25]
+        "--sessions",
+        type=lambda v: [int(n) for n in v.split(",") if n],
+        default=[1, 10, 25],
+        help='concurrent session counts, e.g. 1,10,25 ("" for none)',
+    )
+    parser.add_argument(
+        "--pages",
+        type=lambda v: [n for n in v.split(",") if n],
+        default=PAGES,
+        help="the pages whose first view is measured, e.g. clients,leaderboards",
     )
     parser.add_argument("--repeat", type=int, default=10, help="AppTest runs per page")
     parser.add_argument("--views", type=int, default=3, help="first views per page")

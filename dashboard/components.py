@@ -59,6 +59,15 @@ def escape_markdown(text: str) -> str:
     return MARKDOWN.sub(r"\\\1", text)
 
 
+def keep_widget_state(keys) -> None:
+    """Keep what the widgets `keys` hold while they are not drawn (a closed tab's widgets):
+    Streamlit forgets a widget's value after a run that does not draw it, unless the value
+    was last set through session state."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def stop_with(error: Exception, what: str = "The database") -> None:
     """Show a failure as a sentence, not a traceback, and end this script run."""
     st.error(f"{what} is not available right now, so this page cannot be shown.\n\n{error}")

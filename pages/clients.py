@@ -13,6 +13,7 @@ from core.vocabulary import ONE_MONTH_LATE_NOTE
 from dashboard.components import (
     engine,
     escape_markdown,
+    keep_widget_state,
     query_cache,
     stop_with,
     stop_without_clients,
@@ -32,6 +33,81 @@ COLUMNS = {
     "defaulted": "Defaulted",
 }
 
+VIEWS = ["Ages and credit limits", "Default rates", "Matching clients"]
+TABLE_KEYS = ("table_sort", "table_desc", "table_size", "table_page")
+
+
+def people_charts(db, filters, cache) -> None:
+    """The age and credit-limit distributions of the matching clients."""
+    try:
+        ages = explore.age_distribution(db, filters, cache=cache)
+        limits = explore.limit_distribution(db, filters, cache=cache)
+    except DatabaseError as exc:
+        stop_with(exc)
+    st.plotly_chart(charts.age_distribution(ages), key="chart_age")
+    st.plotly_chart(charts.limit_distribution(limits, explore.LIMIT_BIN), key="chart_limit")
+
+
+def rate_charts(db, filters, cache) -> None:
+    """The default rate by sex, education and marriage, with counts and small groups marked."""
+    try:
+        rates = {
+            by: explore.default_rates(db, filters, by, cache=cache) for by in explore.BREAKDOWNS
+        }
+    except DatabaseError as exc:
+        stop_with(exc)
+    for column, by in zip(st.columns(3), explore.BREAKDOWNS, strict=True):
+        column.plotly_chart(charts.default_rates(rates[by], by), key=f"chart_rate_{by}")
+    if note := charts.small_group_note(*rates.values()):
+        st.caption(note)
+
+
+def client_table(db, filters, cache, matching: int) -> None:
+    """The matching clients a page at a time, sorted by a column, and their CSV download."""
+    sort_column, order_column, size_column, page_column = st.columns(4)
+    sort = sort_column.selectbox(
+        "Sort by", explore.SORTABLE, format_func=COLUMNS.get, key="table_sort"
+    )
+    descending = order_column.toggle("Descending", key="table_desc")
+    page_size = size_column.selectbox("Rows per page", [25, 50, 100], key="table_size")
+    pages = max(1, ceil(matching / page_size))
+    if st.session_state.get("table_page", 1) > pages:
+        st.session_state["table_page"] = pages  # the filters shrank the table
+    page = page_column.number_input(
+        f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="table_page"
+    )
+    try:
+        rows = explore.client_table(
+            db,
+            filters,
+            sort=sort,
+            descending=descending,
+            page=page,
+            page_size=page_size,
+            cache=cache,
+        )
+    except DatabaseError as exc:
+        stop_with(exc)
+    st.dataframe(
+        as_arrow(charts.client_rows(rows)),
+        hide_index=True,
+        key="table_rows",
+        column_config={
+            "Client": st.column_config.NumberColumn(format="%d"),
+            "Credit limit (NT$)": st.column_config.NumberColumn(format="NT$ %,d"),
+        },
+    )
+    st.download_button(
+        f"Download the {matching:,} matching clients (CSV)",
+        data=lambda: b"".join(explore.export_csv(db, filters)),
+        file_name="clients.csv",
+        mime="text/csv",
+        on_click="ignore",
+        disabled=matching == 0,
+        key="table_download",
+    )
+
+
 st.title("Clients")
 db, cache = engine(), query_cache()
 
@@ -39,9 +115,6 @@ try:
     stop_without_clients(data_status(db))
     filters = filter_sidebar(explore.bounds(db, cache=cache))
     shown = explore.figures(db, filters, cache=cache)
-    ages = explore.age_distribution(db, filters, cache=cache)
-    rates = {by: explore.default_rates(db, filters, by, cache=cache) for by in explore.BREAKDOWNS}
-    limits = explore.limit_distribution(db, filters, cache=cache)
 except DatabaseError as exc:
     stop_with(exc)
 
@@ -51,48 +124,19 @@ for column, (name, value) in zip(st.columns(4), charts.metric_values(shown).item
 if shown.clients == 0:
     st.info("No clients match these filters: widen or clear them in the sidebar.")
 
-st.plotly_chart(charts.age_distribution(ages), key="chart_age")
-for column, by in zip(st.columns(3), explore.BREAKDOWNS, strict=True):
-    column.plotly_chart(charts.default_rates(rates[by], by), key=f"chart_rate_{by}")
-if note := charts.small_group_note(*rates.values()):
-    st.caption(note)
-st.plotly_chart(charts.limit_distribution(limits, explore.LIMIT_BIN), key="chart_limit")
-
-st.subheader("Matching clients")
-sort_column, order_column, size_column, page_column = st.columns(4)
-sort = sort_column.selectbox("Sort by", explore.SORTABLE, format_func=COLUMNS.get, key="table_sort")
-descending = order_column.toggle("Descending", key="table_desc")
-page_size = size_column.selectbox("Rows per page", [25, 50, 100], key="table_size")
-pages = max(1, ceil(shown.clients / page_size))
-if st.session_state.get("table_page", 1) > pages:
-    st.session_state["table_page"] = pages  # the filters shrank the table
-page = page_column.number_input(
-    f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="table_page"
-)
-try:
-    rows = explore.client_table(
-        db, filters, sort=sort, descending=descending, page=page, page_size=page_size, cache=cache
-    )
-except DatabaseError as exc:
-    stop_with(exc)
-st.dataframe(
-    as_arrow(charts.client_rows(rows)),
-    hide_index=True,
-    key="table_rows",
-    column_config={
-        "Client": st.column_config.NumberColumn(format="%d"),
-        "Credit limit (NT$)": st.column_config.NumberColumn(format="NT$ %,d"),
-    },
-)
-st.download_button(
-    f"Download the {shown.clients:,} matching clients (CSV)",
-    data=lambda: b"".join(explore.export_csv(db, filters)),
-    file_name="clients.csv",
-    mime="text/csv",
-    on_click="ignore",
-    disabled=shown.clients == 0,
-    key="table_download",
-)
+# Tabs draw only the open one (on_change="rerun"): a fresh browser shows the first charts
+# sooner, and a run reads only what it shows. The table's choices outlive a closed tab.
+keep_widget_state(TABLE_KEYS)
+people, rates_tab, table_tab = st.tabs(VIEWS, key="clients_view", on_change="rerun")
+if people.open:
+    with people:
+        people_charts(db, filters, cache)
+if rates_tab.open:
+    with rates_tab:
+        rate_charts(db, filters, cache)
+if table_tab.open:
+    with table_tab:
+        client_table(db, filters, cache, shown.clients)
 
 st.subheader("Look up a client")
 if "lookup_id" not in st.session_state:

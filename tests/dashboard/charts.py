@@ -42,3 +42,22 @@ def decode(value):
     if isinstance(value, list):
         return [decode(item) for item in value]
     return value
+
+
+def open_tab(app, key: str, label: str):
+    """Open the tab `label` of the lazy tabs `key` (st.tabs(..., key=key, on_change="rerun"))
+    and run the page: only the open tab's contents are drawn."""
+    app.session_state[key] = label
+    return app.run()
+
+
+def tab_labels(app) -> list[str]:
+    """The labels of every tab on the page, in order."""
+    return [tab.label for tab in app.tabs]
+
+
+def open_expander(app, key: str):
+    """Open the lazy expander `key` (st.expander(..., key=key, on_change="rerun")) and run
+    the page: its contents are drawn only while it is open."""
+    app.session_state[key] = True
+    return app.run()

@@ -40,7 +40,7 @@ from dashboard.access import (
     visible_pages,
 )
 from tests.core.test_registry import store as save_model
-from tests.dashboard.charts import metrics, texts
+from tests.dashboard.charts import metrics, open_tab, texts
 
 # Made per run: no password is written in the tests.
 PASSWORD = secrets.token_urlsafe(12)
@@ -67,6 +67,8 @@ BUTTONS = {
     "train.py": ("train_submit", "analyst"),
     "score.py": ("score_submit", "analyst"),
 }
+# The tab a button is drawn in, where the page draws only the open tab: page -> (key, label).
+TABS = {"leaderboards.py": ("lb_view", "One version in detail")}
 
 
 def copy_with_users(source_url: str, folder) -> str:
@@ -242,6 +244,8 @@ def test_each_role_opens_its_pages_and_is_refused_the_others(dashboard, guarded_
         assert not refusals(app), page.title
         if page.file not in BUTTONS:
             continue
+        if page.file in TABS:
+            open_tab(app, *TABS[page.file])
         key, least = BUTTONS[page.file]
         button = widget(app, "button", key)
         allowed = ROLES.index(role) >= ROLES.index(least)
@@ -269,6 +273,7 @@ def test_the_admin_makes_a_champion_and_the_audit_log_names_them(dashboard, priv
     save_model(engine, "1.0")
     app = signed_in(dashboard, url, "ada")
     app.switch_page("../pages/leaderboards.py").run()
+    open_tab(app, *TABS["leaderboards.py"])
     app.button(key="lb_champion").click().run()
     assert not app.exception and not app.error
     assert [v.version for v in list_versions(engine) if v.is_champion] == ["1.0"]

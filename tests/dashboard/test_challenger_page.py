@@ -9,11 +9,12 @@ from core.ml.challenger import compare
 from core.ml.registry import champion_history, default_version, set_champion
 from dashboard.challenger import figures_table, verdict_text
 from tests.champion_support import CHALLENGER, CHAMPION, trained_copy
-from tests.dashboard.charts import chart, texts
+from tests.dashboard.charts import chart, open_tab, texts
 
 pytestmark = pytest.mark.integration
 PAGE = "../pages/leaderboards.py"
 CARD_KEYS = ("lb_card_md", "lb_card_html")
+VIEW, DETAIL = "lb_view", "One version in detail"  # the page draws only the open tab
 
 
 def table_with(app, column: str):
@@ -37,7 +38,7 @@ def test_a_challenger_is_compared_and_promoted_with_a_reason(dashboard, trained)
         challenger, champion = champion, challenger
     expected = compare(engine, challenger, champion).as_dict()
 
-    app = dashboard(PAGE, DATABASE_URL=url)
+    app = open_tab(dashboard(PAGE, DATABASE_URL=url), VIEW, DETAIL)
     app.selectbox(key="lb_detail").set_value(challenger).run()
     assert not app.exception
     assert f"Version {challenger} against champion {champion}" in [s.value for s in app.subheader]
@@ -60,17 +61,18 @@ def test_a_challenger_is_compared_and_promoted_with_a_reason(dashboard, trained)
     latest = champion_history(engine)[0]
     assert (latest.version, latest.previous) == (challenger, champion)
     assert latest.reason == "simpler to explain to the committee"
-    history = table_with(app, "Reason")
+    history = table_with(open_tab(app, VIEW, "History"), "Reason")
     assert history["Reason"].iloc[0] == "simpler to explain to the committee"
 
 
 def test_the_model_card_downloads(dashboard, trained):
     url, _ = trained
-    app = dashboard(PAGE, DATABASE_URL=url)
+    app = open_tab(dashboard(PAGE, DATABASE_URL=url), VIEW, DETAIL)
     app.selectbox(key="lb_detail").set_value(CHALLENGER).run()
     labels = [button.proto.label for button in app.get("download_button")]
     assert labels == ["Model card (Markdown)", "Model card (HTML)"]
     # generated on click (AppTest's runtime is gone after a run, so it cannot be clicked
     # here: the card itself is tested in tests/core/test_card.py and tests/api)
     assert all(app.download_button(key=key).proto.deferred_file_id for key in CARD_KEYS)
+    open_tab(app, VIEW, "History")
     assert table_with(app, "Reason")["Champion"].tolist() == [CHAMPION]

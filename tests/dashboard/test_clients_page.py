@@ -14,7 +14,7 @@ from core.explore.filters import Filters
 from core.vocabulary import ONE_MONTH_LATE_NOTE
 from dashboard.charts.explore import NO_MATCH, client_rows, metric_values
 from dashboard.components import escape_markdown
-from tests.dashboard.charts import chart, metrics, texts
+from tests.dashboard.charts import chart, metrics, open_tab, tab_labels, texts
 from tests.dashboard.conftest import APP, page_opener
 from tests.tcp_proxy import TcpProxy
 
@@ -24,25 +24,35 @@ HOME = "../pages/home.py"
 
 
 clients_page = page_opener(CLIENTS, "clients_page")
+VIEW = "clients_view"  # the key of the page's tabs
+VIEWS = ["Ages and credit limits", "Default rates", "Matching clients"]
 
 
 def assert_shows(app, db, filters: Filters) -> None:
-    """Figures, charts, table and link of the page are those of core for these filters."""
+    """Figures, charts, table and link of the page are those of core for these filters, in
+    each of its tabs (each drawn only while open); the first tab is open again after."""
     assert not app.exception
     expected = explore.figures(db, filters)
     assert metrics(app) == metric_values(expected)
+    assert tab_labels(app) == VIEWS
+    open_tab(app, VIEW, VIEWS[0])
+    assert not app.get("dataframe") and not [c for c in app.get("plotly_chart") if "rate" in c.key]
     ages = chart(app, "chart_age")
     assert sum(sum(trace["y"]) for trace in ages["traces"]) == expected.clients
+    limits = chart(app, "chart_limit")
+    assert sum(sum(trace["y"]) for trace in limits["traces"]) == expected.clients
+    open_tab(app, VIEW, "Default rates")
+    assert not app.exception and metrics(app) == metric_values(expected)
     for by in explore.BREAKDOWNS:
         rates = explore.default_rates(db, filters, by)
         shown = chart(app, f"chart_rate_{by}")["traces"]
         assert (shown[0]["y"], shown[0]["x"]) == (list(rates["label"]), list(rates["rate"]))
-    limits = chart(app, "chart_limit")
-    assert sum(sum(trace["y"]) for trace in limits["traces"]) == expected.clients
+    open_tab(app, VIEW, "Matching clients")
     table = explore.client_table(db, filters)
     pd.testing.assert_frame_equal(app.dataframe[0].value, client_rows(table), check_dtype=False)
     shown_link = {k: v for k, v in app.query_params.items() if k != "client"}
     assert shown_link == filters.to_query()
+    open_tab(app, VIEW, VIEWS[0])
 
 
 def test_opens_on_all_clients_with_the_seeds_average_age(clients_page, db, real_data):
@@ -52,6 +62,7 @@ def test_opens_on_all_clients_with_the_seeds_average_age(clients_page, db, real_
     assert metrics(app)["Average age"] == f"{real['AGE'].mean():.2f}" == "35.45"
     assert metrics(app)["Clients"] == "24,000"
     assert app.caption[0].value == "Showing all clients."
+    open_tab(app, VIEW, "Matching clients")
     assert app.get("download_button")[0].label == "Download the 24,000 matching clients (CSV)"
 
 
@@ -103,14 +114,18 @@ def test_no_clients_match_shows_zero_and_empty_charts(clients_page, db):
         "Average credit limit": "—",
     }
     assert "No clients match these filters" in app.info[0].value
-    for key in ("chart_age", "chart_rate_sex", "chart_limit"):
+    for key in ("chart_age", "chart_limit"):
         assert chart(app, key)["traces"] == [] and chart(app, key)["annotations"] == [NO_MATCH]
+    open_tab(app, VIEW, "Default rates")
+    assert chart(app, "chart_rate_sex")["traces"] == []
+    assert chart(app, "chart_rate_sex")["annotations"] == [NO_MATCH]
+    open_tab(app, VIEW, "Matching clients")
     assert app.dataframe[0].value.empty
     assert app.get("download_button")[0].proto.disabled
 
 
 def test_table_is_sorted_sized_and_paged_by_its_widgets(clients_page, db):
-    app = clients_page()
+    app = open_tab(clients_page(), VIEW, "Matching clients")
     assert app.number_input(key="table_page").label == "Page (of 960)"
     app.selectbox(key="table_sort").set_value("age")
     app.toggle(key="table_desc").set_value(True)
@@ -127,6 +142,13 @@ def test_table_is_sorted_sized_and_paged_by_its_widgets(clients_page, db):
     assert not app.exception
     assert app.number_input(key="table_page").value == 1
     assert list(app.dataframe[0].value["Age"]) == [79]
+    # The table's choices outlive its closed tab.
+    open_tab(app, VIEW, "Default rates")
+    assert not app.get("dataframe")
+    open_tab(app, VIEW, "Matching clients")
+    assert app.selectbox(key="table_sort").value == "age"
+    assert app.toggle(key="table_desc").value is True
+    assert app.selectbox(key="table_size").value == 50
 
 
 def test_lookup_shows_the_profile_and_history_chart(clients_page, db):
@@ -173,13 +195,13 @@ def test_a_bad_link_value_is_ignored_and_named(loaded_sqlite, settings_env, db):
     app = AppTest.from_file(APP, default_timeout=60)
     app.query_params.update({"sex": "2", "age": "thirty-forty", "client": "abc"})
     app.switch_page(CLIENTS).run()
-    assert_shows(app, db, Filters(sex=(2,)))
     assert app.warning[0].value.startswith(
         "The link's filter " + escape_markdown("age='thirty-forty' was ignored")
     )
     assert app.warning[1].value.startswith(
         "The link's " + escape_markdown("client='abc' was ignored: it is not a whole number")
     )
+    assert_shows(app, db, Filters(sex=(2,)))
     assert app.number_input(key="lookup_id").value is None
 
 
@@ -206,7 +228,12 @@ def test_redis_down_results_still_show_and_the_page_says_the_cache_is_off(client
 def test_results_are_cached_in_redis(clients_page, real_redis, redis_url):
     app = clients_page(REDIS_URL=redis_url)
     assert not app.exception and not app.warning
-    assert len(list(real_redis.scan_iter("credit:cache:*"))) >= 6
+    # bounds, figures, ages and limits: what the first tab shows
+    assert len(list(real_redis.scan_iter("credit:cache:*"))) >= 4
+    open_tab(app, VIEW, "Default rates")
+    open_tab(app, VIEW, "Matching clients")
+    assert not app.exception and not app.warning
+    assert len(list(real_redis.scan_iter("credit:cache:*"))) >= 8
 
 
 def test_postgres_down_gives_a_readable_error_and_the_page_recovers(dashboard, real_data, db):

@@ -13,7 +13,7 @@ from core.explore.filters import Filters
 from core.vocabulary import MONTH_LABELS, ONE_MONTH_LATE_NOTE, STATUS_GROUPS
 from dashboard.charts.explore import NO_MATCH, month_rows
 from tests.conftest import SCALED_MEDIANS
-from tests.dashboard.charts import chart, decode, texts
+from tests.dashboard.charts import chart, decode, open_expander, open_tab, texts
 from tests.dashboard.conftest import page_opener
 
 PAYMENTS = "../pages/payments.py"
@@ -21,10 +21,18 @@ CLIENTS = "../pages/clients.py"
 
 
 payments_page = page_opener(PAYMENTS, "payments_page")
+VIEW = "payments_view"  # the key of the page's tabs
+VIEWS = ["Bills and payments", "Repayment status", "Status moves"]
 
 
 def assert_shows(app, db, filters: Filters, month: int | None = None) -> None:
+    """Charts, numbers and link are those of core for these filters, in each tab (each drawn
+    only while open); the first tab is open again after."""
     assert not app.exception
+    assert [tab.label for tab in app.tabs] == VIEWS
+    open_tab(app, VIEW, VIEWS[0])
+    assert not app.get("dataframe")  # the numbers' expander is closed
+    open_expander(app, "month_numbers_open")
     months = explore.payment_months(db, filters)
     pd.testing.assert_frame_equal(app.dataframe[0].value, month_rows(months), check_dtype=False)
     billed, paid = chart(app, "chart_totals")["traces"]
@@ -33,10 +41,13 @@ def assert_shows(app, db, filters: Filters, month: int | None = None) -> None:
     median_bill, median_paid = chart(app, "chart_medians")["traces"]
     assert median_bill["y"] == pytest.approx(list(months["median_bill"]))
     assert median_paid["y"] == pytest.approx(list(months["median_paid"]))
+    open_tab(app, VIEW, "Repayment status")
     groups = chart(app, "chart_status")["traces"]
     assert [g["name"] for g in groups] == [name for name, _, _ in STATUS_GROUPS]
     for group in groups:
         assert group["y"] == pytest.approx(list(months[f"share: {group['name']}"]))
+    assert ONE_MONTH_LATE_NOTE in texts(app.caption)
+    open_tab(app, VIEW, "Status moves")
     moves = explore.status_transitions(db, filters, month=month)
     heatmap = chart(app, "chart_transitions")["traces"][0]
     shown_counts = sum(sum(row) for row in heatmap["customdata"])
@@ -44,6 +55,7 @@ def assert_shows(app, db, filters: Filters, month: int | None = None) -> None:
     clients = explore.figures(db, filters).clients
     assert f": {clients:,} clients" in app.caption[0].value
     assert app.query_params == filters.to_query()
+    open_tab(app, VIEW, VIEWS[0])
 
 
 def test_opens_on_all_clients(payments_page, db):
@@ -56,7 +68,7 @@ def test_opens_on_all_clients(payments_page, db):
 def test_the_numbers_read_without_scrolling_and_the_one_month_quirk_is_said(payments_page, db):
     """Month, clients and money first under headers in words, formatted; and a note that
     "1 month late" hardly occurs before the latest month (/work/shared/data quirk)."""
-    app = payments_page()
+    app = open_expander(payments_page(), "month_numbers_open")
     table = app.dataframe[0]
     assert list(table.value.columns[:6]) == [
         "Month", "Clients", "Total billed (NT$)", "Total paid (NT$)", "Median bill (NT$)",
@@ -70,7 +82,7 @@ def test_the_numbers_read_without_scrolling_and_the_one_month_quirk_is_said(paym
     }
     assert formats["Total billed (NT$)"] == "%,d" and formats["Clients"] == "%,d"
     assert formats["1 month late (%)"] == "%.1f%%"
-    assert ONE_MONTH_LATE_NOTE in texts(app.caption)
+    assert ONE_MONTH_LATE_NOTE in texts(open_tab(app, VIEW, "Repayment status").caption)
     months = explore.payment_months(db, Filters())
     latest = months.set_index("label")["share: 1 month late"]
     assert latest["Sep 2005"] > 0.1 and latest.drop("Sep 2005").max() < 0.01  # the quirk holds
@@ -95,11 +107,13 @@ def test_each_filter_widget_changes_what_is_shown(payments_page, db, kind, key, 
 
 @pytest.mark.parametrize("month", [5, 4, 3, 2, 1])
 def test_the_month_pair_chooses_the_transitions(payments_page, db, month):
-    app = payments_page()
+    app = open_tab(payments_page(), VIEW, "Status moves")
     app.multiselect(key="filter_sex").set_value([2])
     app.selectbox(key="transition_month").set_value(month).run()
     assert_shows(app, db, Filters(sex=(2,)), month=month)
+    open_tab(app, VIEW, "Status moves")  # the pair chosen outlives the closed tab
     later, earlier = MONTH_LABELS[month], MONTH_LABELS[month + 1]
+    assert app.selectbox(key="transition_month").value == month
     assert app.selectbox(key="transition_month").format_func(month) == f"{earlier} → {later}"
     moves = explore.status_transitions(db, Filters(sex=(2,)), month=month)
     heatmap = chart(app, "chart_transitions")["traces"][0]
@@ -125,9 +139,16 @@ def test_no_clients_match_shows_empty_charts(payments_page):
     assert not app.exception
     assert "No clients match these filters" in app.info[0].value
     assert app.caption[0].value.startswith("Showing undocumented (0); age 21-21: 0 clients")
-    for key in ("chart_totals", "chart_medians", "chart_status", "chart_transitions"):
-        assert chart(app, key)["annotations"] == [NO_MATCH]
-    assert app.dataframe[0].value.empty
+    for label, keys in zip(
+        VIEWS,
+        [("chart_totals", "chart_medians"), ("chart_status",), ("chart_transitions",)],
+        strict=True,
+    ):
+        open_tab(app, VIEW, label)
+        for key in keys:
+            assert chart(app, key)["annotations"] == [NO_MATCH]
+    open_tab(app, VIEW, VIEWS[0])
+    assert open_expander(app, "month_numbers_open").dataframe[0].value.empty
 
 
 def test_redis_down_results_still_show_and_the_page_says_the_cache_is_off(payments_page, db):
@@ -180,6 +201,7 @@ def test_broad_filters_show_estimated_medians_until_exact_ones_are_asked_for(
         assert trace["y"] == pytest.approx(list(exact[f"median_{measure}"]))
         assert "error_y" not in trace
     assert "random sample" not in texts(app.caption)
+    open_expander(app, "month_numbers_open")
     pd.testing.assert_frame_equal(app.dataframe[0].value, month_rows(exact), check_dtype=False)
 
     app.checkbox(key="exact_medians").uncheck().run()

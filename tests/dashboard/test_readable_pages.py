@@ -13,6 +13,7 @@ import pytest
 from core.db.engine import make_engine
 from core.ml.registry import set_champion
 from dashboard.formats import SMALL_GROUP_NOTE
+from tests.dashboard.charts import open_expander, open_tab
 from tests.trained import register
 
 UNREADABLE = {
@@ -27,6 +28,26 @@ PAGES = {
     "payments": "../pages/payments.py",
     "leaderboards": "../pages/leaderboards.py",
 }
+
+
+# Each page's lazy tabs (key, labels) and lazy expanders: drawn only while open.
+TABS = {
+    "clients": ("clients_view", ["Ages and credit limits", "Default rates", "Matching clients"]),
+    "payments": ("payments_view", ["Bills and payments", "Repayment status", "Status moves"]),
+    "leaderboards": ("lb_view", ["Compare versions", "One version in detail", "History"]),
+}
+EXPANDERS = {"payments": ["month_numbers_open"]}
+
+
+def every_view(app, page: str):
+    """The page run with each of its tabs open in turn, its lazy expanders open too."""
+    for key in EXPANDERS.get(page, []):
+        open_expander(app, key)
+    key, labels = TABS.get(page, (None, [None]))
+    for label in labels:
+        if key is not None:
+            open_tab(app, key, label)
+        yield app
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +105,10 @@ def test_every_page_is_written_for_people(dashboard, with_versions, page):
     app = dashboard(PAGES[page], DATABASE_URL=with_versions)
     if page == "clients":
         app.number_input(key="lookup_id").set_value(1).run()
-    assert not app.exception
-    assert problems(app) == [], "\n".join(problems(app))
-    assert shown_texts(app)  # the page did show something to judge
+    for view in every_view(app, page):
+        assert not view.exception
+        assert problems(view) == [], "\n".join(problems(view))
+        assert shown_texts(view)  # the page did show something to judge
 
 
 def test_the_check_finds_what_it_looks_for():
@@ -110,16 +132,21 @@ def test_the_check_finds_what_it_looks_for():
 
 
 @pytest.mark.parametrize(
-    ("page", "chart", "small"),
+    ("page", "tab", "chart", "small"),
     [
         # 11 clients have the undocumented education code 0
-        ("clients", "chart_rate_education", "undocumented (0)<br><i>small group</i>"),
+        (
+            "clients",
+            "Default rates",
+            "chart_rate_education",
+            "undocumented (0)<br><i>small group</i>",
+        ),
         # 9 clients were 8 months late in a month
-        ("payments", "chart_transitions", "8 months late (9 clients, small group)"),
+        ("payments", "Status moves", "chart_transitions", "8 months late (9 clients, small group)"),
     ],
 )
-def test_small_groups_are_marked_and_explained(dashboard, with_versions, page, chart, small):
-    app = dashboard(PAGES[page], DATABASE_URL=with_versions)
+def test_small_groups_are_marked_and_explained(dashboard, with_versions, page, tab, chart, small):
+    app = open_tab(dashboard(PAGES[page], DATABASE_URL=with_versions), TABS[page][0], tab)
     assert SMALL_GROUP_NOTE in [c.value for c in app.caption]
     spec = json.loads(next(c for c in app.get("plotly_chart") if c.key == chart).proto.spec)
     axis = spec["layout"]["yaxis"]

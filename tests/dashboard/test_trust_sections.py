@@ -18,7 +18,7 @@ from core.ml.experiment import Experiment
 from core.ml.fairness import ATTRIBUTES
 from core.ml.trust import FROM_HOLDOUT, trust_from_holdout
 from tests.conftest import IN_CI
-from tests.dashboard.charts import chart, metrics, texts
+from tests.dashboard.charts import chart, metrics, open_tab, texts
 from tests.jobs_support import load_clients, rq_runner
 from tests.trained import register
 from tests.trust_support import trust_evaluation
@@ -61,7 +61,7 @@ def trust_db(tmp_path_factory):
 
 
 def detail(dashboard, url: str, version: str):
-    app = dashboard(PAGE, DATABASE_URL=url)
+    app = open_tab(dashboard(PAGE, DATABASE_URL=url), "lb_view", "One version in detail")
     app.selectbox(key="lb_detail").set_value(version).run()
     assert not app.exception
     return app

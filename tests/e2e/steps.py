@@ -1,5 +1,5 @@
 """Steps several browser tests take the same way: pick fast models on the Train page, fill
-the Score form from a client in the data and score it."""
+the Score form from a client in the data and score it; open a tab."""
 
 from __future__ import annotations
 
@@ -58,3 +58,11 @@ def pick_option(page, label: str, starts_with: str) -> None:
     page.keyboard.type(text)
     page.keyboard.press("Enter")
     expect(box).to_have_value(text)
+
+
+def open_tab(page, label: str) -> None:
+    """Open the tab `label`. The pages draw a tab's contents only while it is open, so
+    opening one reruns the page; the caller waits for what the tab shows."""
+    tab = page.get_by_role("tab", name=label, exact=True)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.db.engine import make_engine
-from tests.e2e.steps import choose_fast_training, pick_option
+from tests.e2e.steps import choose_fast_training, open_tab, pick_option
 from tests.jobs_support import load_clients
 
 pytestmark = pytest.mark.browser
@@ -45,6 +45,7 @@ def test_the_miscalibration_warning_goes_with_calibration(page, start_dashboard,
     train(page, "isotonic", "1.1")
 
     page.goto(f"{url}/leaderboards")
+    open_tab(page, "One version in detail")
     expect(page.get_by_role("heading", name="Calibration")).to_be_visible()
     expect(page.get_by_text("Calibrated: read its scores as probabilities")).to_be_visible()
     expect(page.get_by_text("Probabilities of this version are miscalibrated")).to_have_count(0)

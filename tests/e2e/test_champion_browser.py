@@ -12,13 +12,14 @@ from core.ml.challenger import BETTER, NO_DIFFERENCE, WORSE, compare
 from core.ml.evaluation import evaluate
 from core.ml.registry import set_champion
 from core.vocabulary import FEATURES, ID, TARGET
-from tests.e2e.steps import pick_option
+from tests.e2e.steps import open_tab, pick_option
 from tests.trained import SAMPLE_ROWS, pipelines, real_frame, register
 
 pytestmark = pytest.mark.browser
 CHAMPION, CHALLENGER = "1.0", "1.1"
 HOLDOUT_ROWS = 1_500
 REASON = "simpler to explain to the credit committee"
+DETAIL = "One version in detail"  # the Leaderboards tab with the champion area
 SECTIONS = ("Intended use and limits", "Calibration", "Fairness by group", "Champion history")
 VERDICTS = {WORSE: "is significantly worse than", NO_DIFFERENCE: "is not significantly better than"}
 
@@ -67,6 +68,7 @@ def test_a_challenger_is_compared_promoted_and_its_card_downloaded(
 
     url = start_dashboard(DATABASE_URL=two_versions)
     page.goto(f"{url}/leaderboards")
+    open_tab(page, DETAIL)
     expect(page.get_by_text(f"Version {CHAMPION} is the champion")).to_be_visible()
     pick_option(page, "Version", f"{CHALLENGER} ·")  # "1.1 · model · AUC · created"
 
@@ -107,8 +109,13 @@ def test_a_challenger_is_compared_promoted_and_its_card_downloaded(
     promote.click()
     expect(page.get_by_text(f"Version {CHALLENGER} is the champion")).to_be_visible()
     expect(page.get_by_role("heading", name=against)).to_have_count(0)
+    open_tab(page, "History")
+    expect(page.get_by_role("heading", name="Champion history")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(1)  # the detail's tables are gone
     history = table_with(page, REASON)
     expect(history).to_contain_text(CHAMPION)
+    open_tab(page, DETAIL)  # the version chosen there is kept
+    expect(page.get_by_text(f"Version {CHALLENGER} is the champion")).to_be_visible()
 
     page.get_by_text("Parameters, libraries and checksum").click()
     checksum = page.get_by_text(re.compile(r"sha256 [0-9a-f]{64}"))

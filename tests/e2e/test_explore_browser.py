@@ -10,6 +10,7 @@ from core import explore
 from core.db.engine import make_engine
 from core.explore.filters import Filters
 from dashboard.charts.explore import metric_values
+from tests.e2e.steps import open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -72,3 +73,21 @@ def test_client_lookup_draws_the_history_chart(page, start_dashboard, loaded_dat
     lookup.fill("99999")
     lookup.press("Enter")
     expect(page.get_by_text("no client with id 99999")).to_be_visible()
+
+
+def test_the_matching_clients_open_in_their_tab(page, start_dashboard, loaded_database):
+    """The table is drawn once its tab is opened; the charts' tab is open first."""
+    url = start_dashboard(DATABASE_URL=loaded_database)
+    page.goto(f"{url}/clients?sex=2")
+    expect(page.get_by_test_id("stPlotlyChart").filter(has_text="Age distribution")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
+    women = metric(page, "Clients").inner_text()
+    open_tab(page, "Matching clients")
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(
+        page.get_by_role("button", name=f"Download the {women} matching clients (CSV)")
+    ).to_be_visible()
+    open_tab(page, "Default rates")
+    charts = page.get_by_test_id("stPlotlyChart")
+    expect(charts.filter(has_text="Default rate by education")).to_be_visible()
+    expect(charts).to_have_count(3)  # the closed tabs' charts are gone: by sex, education, marriage

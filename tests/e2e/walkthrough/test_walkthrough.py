@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
 from core.vocabulary import FEATURES, ID
-from tests.e2e.steps import choose_fast_training, score_client_in_form
+from tests.e2e.steps import choose_fast_training, open_tab, score_client_in_form
 from tests.e2e.test_login_browser import sign_in
 from tests.trained import real_frame
 
@@ -143,6 +143,7 @@ def train_two_fast_models(page, running, shots) -> str:
 def make_champion(page, running, shots, version: str) -> None:
     open_page(page, "Leaderboards")
     expect(page.get_by_role("heading", name="Leaderboards")).to_be_visible()
+    open_tab(page, "One version in detail")
     page.get_by_role("button", name=f"Make version {version} the champion").click()
     expect(page.get_by_text(f"Version {version} is the champion")).to_be_visible()
     shots.take("champion")
