@@ -730,7 +730,7 @@ def main() -> None:
     bare.write_text(BARE_APP)
     report = Report()
     # Which pages draw a chart (with a model saved); the AppTest part finds out itself.
-    charts = {name: True for name in ("clients", "payments", "leaderboards", "decisions")}
+    charts = {name: True for name in ("clients", "payments", "train", "leaderboards", "decisions")}
     if args.only != "server":
         charts = bench_apptest(urls, bare, args, report)
     if args.only != "apptest":

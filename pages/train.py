@@ -350,7 +350,16 @@ def csv_bytes(url: str, version: int) -> bytes:
 
 
 def training_data() -> None:
-    with st.expander(f"Training data: {status.clients:,} clients, 23 features and `default`"):
+    """The frame the models learn from, its first rows and a CSV of it: read and drawn only
+    while its expander is open."""
+    shown = st.expander(
+        f"Training data: {status.clients:,} clients, 23 features and `default`",
+        key="train_data_open",
+        on_change="rerun",
+    )
+    if not shown.open:
+        return
+    with shown:
         try:
             version = data_version(engine())
             rows = preview(engine().url.render_as_string(), version)
