@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.steps import choose_fast_training
+from tests.e2e.steps import choose_fast_training, open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +29,8 @@ def test_train_two_fast_models_and_see_the_leaderboard_chart(page, start_dashboa
 
     page.get_by_role("link", name="Compare it on the Leaderboards page").click()
     expect(page.get_by_role("heading", name="Leaderboards")).to_be_visible()
-    expect(page.locator(".js-plotly-plot").filter(has_text="ROC curve")).to_be_visible()
-    # the bar chart of models, and the heatmap beside it that names the metric too
+    # Compare versions is open first: the bar chart of models, and the heatmap beside it
+    # that names the metric too
     expect(page.locator(".js-plotly-plot").filter(has_text="Models by AUC").first).to_be_visible()
+    open_tab(page, "One version in detail")
+    expect(page.locator(".js-plotly-plot").filter(has_text="ROC curve")).to_be_visible()
